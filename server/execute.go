@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/actionhub/actionhub/sdk"
@@ -102,12 +104,13 @@ func validate(d *sdk.Definition, req *sdk.Request, forExecute bool) error {
 	return nil
 }
 
-// run calls fn with panic recovery.
+// run calls fn with panic recovery. The panic value is not kept: it may hold secrets.
 func run[T any](fn func() (T, error)) (out T, err error, panicked bool) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("panic: %v", p)
+			err = fmt.Errorf("panic (%T)", p)
 			panicked = true
+			lastStack.Store(string(debug.Stack()))
 		}
 	}()
 	out, err = fn()
@@ -158,7 +161,8 @@ func (s *Server) execute(w http.ResponseWriter, r *http.Request) {
 	ka := startKeepAlive(w, s.cfg.KeepAlive)
 	resp, err, panicked := run(func() (*sdk.Response, error) { return a.Execute(r.Context(), req) })
 	if panicked {
-		s.log.Error("action panicked", "action", d.Name, "error", err.Error())
+		// The panic value may hold user data or secrets: log only where it happened.
+		s.log.Error("action panicked", "action", d.Name, "stack", panicStack())
 	}
 	if resp != nil && resp.Report != nil {
 		info.report = resp.Report
@@ -306,3 +310,17 @@ func (s *Server) Drain(ctx context.Context) error {
 
 // InFlight returns the number of executes running.
 func (s *Server) InFlight() int64 { return s.active.Load() }
+
+var lastStack atomic.Value
+
+// panicStack returns the stack of the last recovered panic: function names and lines, no values.
+func panicStack() string {
+	s, _ := lastStack.Load().(string)
+	var keep []string
+	for _, line := range strings.Split(s, "\n") {
+		if strings.HasPrefix(line, "\t") {
+			keep = append(keep, strings.TrimSpace(line))
+		}
+	}
+	return strings.Join(keep, " <- ")
+}

@@ -8,22 +8,22 @@ import (
 
 // integration is one entry of the action list, keys in the Node hub's order.
 type integration struct {
-	Description                       string              `json:"description"`
-	FormURL                           *string             `json:"form_url"`
-	Label                             string              `json:"label"`
-	Name                              string              `json:"name"`
-	Params                            []sdk.Param         `json:"params"`
-	RequiredFields                    []sdk.RequiredField `json:"required_fields"`
-	SupportedActionTypes              []sdk.ActionType    `json:"supported_action_types"`
-	UsesOAuth                         bool                `json:"uses_oauth"`
-	DelegateOAuth                     bool                `json:"delegate_oauth"`
-	SupportedFormats                  *[]sdk.Format       `json:"supported_formats,omitempty"`
-	SupportedFormattings              *[]sdk.Formatting   `json:"supported_formattings,omitempty"`
+	Description                       string               `json:"description"`
+	FormURL                           *string              `json:"form_url"`
+	Label                             string               `json:"label"`
+	Name                              string               `json:"name"`
+	Params                            []sdk.Param          `json:"params"`
+	RequiredFields                    []sdk.RequiredField  `json:"required_fields"`
+	SupportedActionTypes              []sdk.ActionType     `json:"supported_action_types"`
+	UsesOAuth                         bool                 `json:"uses_oauth"`
+	DelegateOAuth                     bool                 `json:"delegate_oauth"`
+	SupportedFormats                  *[]sdk.Format        `json:"supported_formats,omitempty"`
+	SupportedFormattings              *[]sdk.Formatting    `json:"supported_formattings,omitempty"`
 	SupportedVisualizationFormattings *[]sdk.VisFormatting `json:"supported_visualization_formattings,omitempty"`
-	SupportedDownloadSettings         []string            `json:"supported_download_settings"`
-	IconDataURI                       *string             `json:"icon_data_uri"`
-	URL                               string              `json:"url"`
-	TokenURL                          string              `json:"token_url"`
+	SupportedDownloadSettings         []string             `json:"supported_download_settings"`
+	IconDataURI                       *string              `json:"icon_data_uri"`
+	URL                               string               `json:"url"`
+	TokenURL                          string               `json:"token_url"`
 }
 
 type actionList struct {

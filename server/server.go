@@ -155,8 +155,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
+			lastStack.Store(string(debug.Stack()))
 			s.log.Error("panic while serving request", "request_id", rid, "action", info.action,
-				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				"panic_type", fmt.Sprintf("%T", p), "stack", panicStack())
 			if rec.status == 0 {
 				writeError(rec, http.StatusInternalServerError, "Internal server error.")
 			}
