@@ -181,9 +181,9 @@ func TestErrorCatalogue(t *testing.T) {
 		{"user error", "/actions/behave/execute", map[string]any{"type": "query", "data": map[string]string{"api_key": "k"}, "form_params": map[string]string{"do": "usererror"}}, 404, `{"success":false,"error":"Something the user must fix."}`},
 		{"form user error", "/actions/behave/form", map[string]any{"type": "query", "data": map[string]string{"api_key": "k"}, "form_params": map[string]string{"do": "usererror"}}, 404, `{"success":false,"error":"bad form"}`},
 		{"panic", "/actions/behave/execute", map[string]any{"type": "query", "data": map[string]string{"api_key": "k"}, "form_params": map[string]string{"do": "panic"}}, 500, `{"success":false,"error":"Internal server error."}`},
-		{"action error", "/actions/behave/execute", map[string]any{"type": "query", "data": map[string]string{"api_key": "k"}, "form_params": map[string]string{"do": "error"}}, 200, `{"looker":{"message":"vendor said no","refresh_query":false,"success":false,"validation_errors":{},"webhookId":"hubtest-webhook"}}`},
+		{"action error", "/actions/behave/execute", map[string]any{"type": "query", "data": map[string]string{"api_key": "k"}, "form_params": map[string]string{"do": "error"}}, 200, `{"looker":{"message":"vendor said no","refresh_query":false,"success":false,"validation_errors":{},"webhookId":"actiontest-webhook"}}`},
 		{"success", "/actions/behave/execute", map[string]any{"type": "query", "data": map[string]string{"api_key": "k"}}, 200, `{"looker":{"message":"done","refresh_query":false,"success":true,"validation_errors":{}}}`},
-		{"report", "/actions/behave/execute", map[string]any{"type": "query", "data": map[string]string{"api_key": "k"}, "form_params": map[string]string{"do": "report"}}, 200, `{"looker":{"message":"Delivered 2 of 3 rows; 1 rejected: row 3: invalid email.","refresh_query":false,"success":false,"validation_errors":{},"webhookId":"hubtest-webhook"}}`},
+		{"report", "/actions/behave/execute", map[string]any{"type": "query", "data": map[string]string{"api_key": "k"}, "form_params": map[string]string{"do": "report"}}, 200, `{"looker":{"message":"Delivered 2 of 3 rows; 1 rejected: row 3: invalid email.","refresh_query":false,"success":false,"validation_errors":{},"webhookId":"actiontest-webhook"}}`},
 		{"no form", "/actions/formless/form", map[string]any{"type": "query"}, 404, `{"success":false,"error":"No form defined for action."}`},
 		{"malformed JSON", "/actions/behave/execute", []byte(`{"type": "query",`), 400, `{"success":false,"error":"request body is not a JSON object: unexpected end of JSON"}`},
 		{"not an object", "/actions/behave/execute", []byte(`"query"`), 400, `{"success":false,"error":"Request body must be a JSON object."}`},
@@ -275,7 +275,7 @@ func TestKeepAliveNewlinesThenEnvelope(t *testing.T) {
 	// An error after the first newline ends with an error envelope (Node hangs here).
 	r = h.Post(t, "/actions/behave/execute", map[string]any{"type": "query", "data": map[string]string{"api_key": "k"},
 		"form_params": map[string]string{"sleep_ms": "300", "do": "usererror"}})
-	if got := strings.TrimLeft(string(r.Body), "\n"); r.Status != 200 || got != `{"looker":{"message":"Something the user must fix.","refresh_query":false,"success":false,"validation_errors":{},"webhookId":"hubtest-webhook"}}` {
+	if got := strings.TrimLeft(string(r.Body), "\n"); r.Status != 200 || got != `{"looker":{"message":"Something the user must fix.","refresh_query":false,"success":false,"validation_errors":{},"webhookId":"actiontest-webhook"}}` {
 		t.Errorf("late error: %d %q", r.Status, r.Body)
 	}
 }
