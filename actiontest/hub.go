@@ -148,7 +148,9 @@ func (h *Hub) Do(t testing.TB, method, path string, body any) Result {
 }
 
 // Post sends an authenticated POST.
-func (h *Hub) Post(t testing.TB, path string, body any) Result { return h.Do(t, http.MethodPost, path, body) }
+func (h *Hub) Post(t testing.TB, path string, body any) Result {
+	return h.Do(t, http.MethodPost, path, body)
+}
 
 // Get sends an authenticated GET.
 func (h *Hub) Get(t testing.TB, path string) Result { return h.Do(t, http.MethodGet, path, nil) }
