@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -119,6 +118,3 @@ func EncodeURIComponent(s string) string {
 	}
 	return b.String()
 }
-
-// queryEscape is url.QueryEscape, kept here for the login helpers.
-var queryEscape = url.QueryEscape

@@ -89,6 +89,7 @@ func LoadConfig(getenv func(string) string, mode Mode) (*Config, error) {
 			{"ACTION_HUB_BASE_URL", c.BaseURL}, {"ACTION_HUB_LABEL", c.Label}, {"ACTION_HUB_SECRET", c.Secret},
 		} {
 			if v.val == "" {
+				//lint:ignore ST1005 the Node hub's wording, which admins search for
 				return nil, fmt.Errorf("No %s environment variable set.", v.name)
 			}
 		}

@@ -26,6 +26,8 @@ import (
 var ErrNotConfigured = errors.New("CIPHER_MASTER environment variable not set")
 
 // ErrInvalidKey is Node's "Invalid key length": the master key is not 32 bytes.
+//
+//lint:ignore ST1005 the Node hub's wording
 var ErrInvalidKey = errors.New("Invalid key length")
 
 // ErrMalformed is returned for ciphertexts that cannot be split or decoded.
