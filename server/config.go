@@ -19,6 +19,9 @@ type Config struct {
 	BaseURL string // ACTION_HUB_BASE_URL
 	Label   string // ACTION_HUB_LABEL
 	Secret  string // ACTION_HUB_SECRET
+	// PreviousSecrets is ACTION_HUB_SECRET_PREVIOUS (comma-separated): keys made with these
+	// are still accepted, so the secret can be rotated without a gap.
+	PreviousSecrets []string
 	// CipherMaster is CIPHER_MASTER (64 hex characters), the OAuth state key.
 	CipherMaster string
 	// Addr is the listen address (":"+PORT; "127.0.0.1:"+PORT in development mode).
@@ -39,6 +42,9 @@ type Config struct {
 	MaxBodyBytes int64
 	// ShutdownTimeout is ACTION_HUB_SHUTDOWN_TIMEOUT_SEC: how long in-flight executes may drain.
 	ShutdownTimeout time.Duration
+	// MetricsAddr is ACTION_HUB_METRICS_ADDR: when set, /metrics, /healthz and /readyz are
+	// served there instead of on the main port.
+	MetricsAddr string
 	// Development is true when the hub made its own secret and key (no environment).
 	Development bool
 	// Getenv reads other variables (vendor settings); nil = os.Getenv.
@@ -109,9 +115,17 @@ func LoadConfig(getenv func(string) string, mode Mode) (*Config, error) {
 			c.Label = "Action Hub (development)"
 		}
 	}
+	if p := getenv("ACTION_HUB_SECRET_PREVIOUS"); p != "" && !c.Development {
+		for _, s := range strings.Split(p, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				c.PreviousSecrets = append(c.PreviousSecrets, s)
+			}
+		}
+	}
 	if w := getenv("ACTION_WHITELIST"); w != "" {
 		c.Whitelist = strings.Split(w, ",")
 	}
+	c.MetricsAddr = getenv("ACTION_HUB_METRICS_ADDR")
 	c.DebugEndpoint = c.DebugEndpoint || getenv("ACTION_HUB_DEBUG_ENDPOINT") != ""
 	c.Debug = getenv("ACTION_HUB_DEBUG") != ""
 	var err error

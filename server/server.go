@@ -271,13 +271,25 @@ func (s *Server) authed(route string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		info := infoOf(r)
 		info.route = route
-		if !checkAuthorization(s.cfg.Secret, r.Header.Get("Authorization")) {
+		if !s.authorized(r.Header.Get("Authorization")) {
 			s.log.Warn("Unauthorized request.", "path", r.URL.Path)
 			writeError(w, http.StatusForbidden, unauthorized)
 			return
 		}
 		h(w, r)
 	}
+}
+
+func (s *Server) authorized(header string) bool {
+	if checkAuthorization(s.cfg.Secret, header) {
+		return true
+	}
+	for _, p := range s.cfg.PreviousSecrets {
+		if checkAuthorization(p, header) {
+			return true
+		}
+	}
+	return false
 }
 
 // writeJSON writes v with Node's res.json content type, without HTML escaping (as

@@ -486,3 +486,14 @@ func TestStaticRoutes(t *testing.T) {
 		t.Errorf("POST /actions/debug: %d %s", r.Status, r.Body)
 	}
 }
+
+func TestSecretRotation(t *testing.T) {
+	h := hubtest.New(t, hubtest.Options{Env: map[string]string{"ACTION_HUB_SECRET": "new", "ACTION_HUB_SECRET_PREVIOUS": "old, older"}, Actions: testModules()})
+	for secret, want := range map[string]int{"new": 200, "old": 200, "older": 200, "other": 403} {
+		status, _, _ := raw(t, "POST", h.URL+"/", []byte(`{}`), map[string]string{
+			"Authorization": server.AuthorizationHeader(server.APIKey(secret, "n1")), "Content-Type": "application/json"})
+		if status != want {
+			t.Errorf("key of %q: %d, want %d", secret, status, want)
+		}
+	}
+}
