@@ -1,5 +1,7 @@
 package sdk
 
+import "encoding/base64"
+
 // ActionType is what Looker sends: a single cell, a query's results or a dashboard.
 type ActionType string
 
@@ -142,4 +144,10 @@ func LiteStreamFormats(lookerVersion string) []Format {
 		return []Format{FormatJSONDetailLiteStream}
 	}
 	return []Format{FormatJSONDetail}
+}
+
+// IconDataURI returns the data URI of an icon file for Definition.Icon: mime is
+// "image/svg+xml" or "image/png".
+func IconDataURI(mime string, data []byte) string {
+	return "data:" + mime + ";base64," + base64.StdEncoding.EncodeToString(data)
 }

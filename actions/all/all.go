@@ -4,4 +4,8 @@ package all
 
 import (
 	_ "github.com/actionhub/actionhub/actions/debug"
+	_ "github.com/actionhub/actionhub/actions/dropbox"
+	_ "github.com/actionhub/actionhub/actions/googledrive"
+	_ "github.com/actionhub/actionhub/actions/googlesheets"
+	_ "github.com/actionhub/actionhub/actions/sftp"
 )
