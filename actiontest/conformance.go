@@ -25,6 +25,8 @@ type CheckOptions struct {
 	FormParams map[string]string
 	// Type of the execute calls; default the first supported type.
 	Type sdk.ActionType
+	// Expect, when set, checks each successful execute with Data further (message, vendor fake).
+	Expect func(t *testing.T, res ExecuteResult)
 }
 
 var (
@@ -161,6 +163,8 @@ func Conformance(t *testing.T, mod sdk.Module, opt CheckOptions) {
 			replies = append(replies, string(r.Body))
 			if !r.Looker.Success {
 				t.Errorf("pushed data: %d %s", r.Status, r.Body)
+			} else if opt.Expect != nil {
+				opt.Expect(t, r)
 			}
 		})
 		if d.Streaming {
@@ -170,6 +174,8 @@ func Conformance(t *testing.T, mod sdk.Module, opt CheckOptions) {
 				replies = append(replies, string(r.Body))
 				if !r.Looker.Success {
 					t.Errorf("download URL: %d %s", r.Status, r.Body)
+				} else if opt.Expect != nil {
+					opt.Expect(t, r)
 				}
 			})
 		}

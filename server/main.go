@@ -13,6 +13,9 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/actionhub/actionhub/metrics"
+	"github.com/actionhub/actionhub/sdk/vendorhttp"
 )
 
 // Main runs the hub the way cmd/actionhub does, serving every registered action: it reads
@@ -69,18 +72,33 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
-	srv, err := New(cfg, Options{Logger: log, Observer: DefaultObserver})
+	m := metrics.New()
+	srv, err := New(cfg, Options{Logger: log, Observer: m})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	if ExtraRoutes != nil {
-		ExtraRoutes(srv, cfg)
-	}
+	m.SetActions(srv.Actions())
+	vendorhttp.SetObserver(m)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
+	}
+	ops := srv.OpsHandler(m)
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		ms := &http.Server{Handler: ops, ReadHeaderTimeout: 10 * time.Second}
+		go ms.Serve(mln)
+		defer ms.Close()
+	} else {
+		srv.Handle("GET /metrics", ops)
+		srv.Handle("GET /healthz", ops)
+		srv.Handle("GET /readyz", ops)
 	}
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 60 * time.Second}
 	if cfg.SocketTimeout > 0 {
@@ -126,8 +144,12 @@ ACTION_HUB_LABEL for a stable setup. Try it without Looker: go run ./cmd/lookers
 	return 0
 }
 
-// DefaultObserver is the Observer Main installs (set by the metrics package, if linked).
-var DefaultObserver Observer
-
-// ExtraRoutes, when set (by the metrics package), adds routes to the server Main builds.
-var ExtraRoutes func(s *Server, cfg *Config)
+// OpsHandler serves /metrics, /healthz and /readyz (ready until the server drains).
+func (s *Server) OpsHandler(m *metrics.Metrics) http.Handler {
+	health := metrics.Health(func() bool { return !s.draining.Load() })
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	mux.Handle("GET /healthz", health)
+	mux.Handle("GET /readyz", health)
+	return mux
+}

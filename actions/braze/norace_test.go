@@ -1,0 +1,5 @@
+//go:build !race
+
+package braze
+
+const raceEnabled = false

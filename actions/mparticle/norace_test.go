@@ -1,0 +1,5 @@
+//go:build !race
+
+package mparticle
+
+const raceEnabled = false

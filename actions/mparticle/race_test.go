@@ -1,0 +1,7 @@
+//go:build race
+
+package mparticle
+
+// raceEnabled lengthens the fault tests' attempt timeout: under the race detector on a
+// busy machine a large batch can take seconds to answer.
+const raceEnabled = true

@@ -1,0 +1,398 @@
+// Package segmentfake is an in-process fake of Segment's HTTP Tracking API batch endpoint,
+// POST /v1/batch (https://www.twilio.com/docs/segment/connections/sources/catalog/libraries/server/http-api),
+// for tests and benchmarks of the segment actions.
+//
+// It checks what Segment checks and documents: HTTP Basic auth with the write key as
+// username and an empty password, a JSON content type, at most MaxBatchBytes per request
+// and MaxMessageBytes per message, a known call type, a userId or anonymousId on every
+// call, an event on track calls and a groupId on group calls. It deduplicates on
+// messageId as Segment does, so a batch re-sent after a lost answer is stored once; it
+// records every accepted message and counts duplicates.
+//
+// Faults are injected per request with Inject: 429 with Retry-After, 5xx, a hang longer
+// than the client's timeout, and a connection dropped before or after the batch is
+// committed. In Light mode (benchmarks) it keeps no message: it counts them and fully
+// validates one request in SampleEvery.
+package segmentfake
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Segment's documented limits, enforced with the stricter decimal reading of "KB".
+// https://www.twilio.com/docs/segment/connections/sources/catalog/libraries/server/http-api#max-request-size
+const (
+	// MaxBatchBytes is the largest /v1/batch request body ("500 KB").
+	MaxBatchBytes = 500_000
+	// MaxMessageBytes is the largest message inside a batch ("32 KB").
+	MaxMessageBytes = 32_000
+)
+
+// FaultKind is what the fake does to one request instead of (or after) answering it.
+type FaultKind int
+
+// Faults.
+const (
+	// None answers normally.
+	None FaultKind = iota
+	// TooMany answers 429 with the fault's RetryAfter header, committing nothing.
+	TooMany
+	// ServerError answers the fault's Status (500 by default), committing nothing.
+	ServerError
+	// Hang waits for the fault's Delay (or until the client gives up), commits nothing and
+	// closes the connection without an answer.
+	Hang
+	// DropBeforeCommit closes the connection without reading or storing the batch.
+	DropBeforeCommit
+	// DropAfterCommit stores the batch, then closes the connection without answering: the
+	// client cannot know, retries, and the fake's messageId dedupe keeps one copy.
+	DropAfterCommit
+)
+
+// Fault is one injected misbehaviour.
+type Fault struct {
+	Kind FaultKind
+	// RetryAfter is the Retry-After header of TooMany ("" sends none).
+	RetryAfter string
+	// Status is ServerError's status (default 500).
+	Status int
+	// Delay is how long Hang waits (default 10s, cut short when the client hangs up).
+	Delay time.Duration
+}
+
+// Options configure a Server.
+type Options struct {
+	// WriteKey is the accepted write key. Required.
+	WriteKey string
+	// Light keeps no message (benchmarks): messages are counted by the member a message
+	// starts with ({"type": — how the segment actions write them), and one request in
+	// SampleEvery (default 50) is fully validated, its count checked against the quick
+	// one. Dedupe is off.
+	Light       bool
+	SampleEvery int
+}
+
+// Message is one accepted call, decoded.
+type Message map[string]any
+
+// Server is a running fake.
+type Server struct {
+	// URL is the base URL (pass it as ACTION_HUB_VENDOR_URL_SEGMENT).
+	URL string
+
+	opts Options
+	srv  *httptest.Server
+
+	requests   atomic.Int64 // HTTP requests received
+	received   atomic.Int64 // messages received in valid batches, duplicates included
+	duplicates atomic.Int64 // messages whose messageId was already stored
+	faulted    atomic.Int64 // requests answered with a fault
+
+	mu       sync.Mutex
+	faults   []Fault
+	messages []Message
+	seen     map[string]bool
+	problems []string
+	bodies   int // full validations in Light mode
+}
+
+// New starts a fake, closed when the test ends.
+func New(t testing.TB, opts Options) *Server {
+	t.Helper()
+	if opts.WriteKey == "" {
+		t.Fatal("segmentfake: Options.WriteKey is required")
+	}
+	if opts.SampleEvery <= 0 {
+		opts.SampleEvery = 50
+	}
+	s := &Server{opts: opts, seen: map[string]bool{}}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.URL = s.srv.URL
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+// Inject queues faults: each of the next requests gets the next fault, in arrival order.
+func (s *Server) Inject(faults ...Fault) {
+	s.mu.Lock()
+	s.faults = append(s.faults, faults...)
+	s.mu.Unlock()
+}
+
+// Messages returns the accepted messages (one per messageId), in arrival order.
+func (s *Server) Messages() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Message(nil), s.messages...)
+}
+
+// Requests is the number of HTTP requests received, faulted ones included.
+func (s *Server) Requests() int64 { return s.requests.Load() }
+
+// Received is the number of messages in accepted batches, duplicates included.
+func (s *Server) Received() int64 { return s.received.Load() }
+
+// Duplicates is the number of received messages whose messageId was already stored.
+func (s *Server) Duplicates() int64 { return s.duplicates.Load() }
+
+// Faulted is the number of requests a fault was applied to.
+func (s *Server) Faulted() int64 { return s.faulted.Load() }
+
+// PendingFaults is the number of injected faults not yet applied.
+func (s *Server) PendingFaults() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.faults)
+}
+
+// Problems returns what the fake refused (bad auth, oversized or malformed batches): a
+// correct client causes none.
+func (s *Server) Problems() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.problems...)
+}
+
+func (s *Server) problem(w http.ResponseWriter, status int, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	s.mu.Lock()
+	if len(s.problems) < 100 {
+		s.problems = append(s.problems, msg)
+	}
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	b, _ := json.Marshal(map[string]any{"success": false, "message": msg})
+	w.Write(b)
+}
+
+func (s *Server) nextFault() Fault {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.faults) == 0 {
+		return Fault{}
+	}
+	f := s.faults[0]
+	s.faults = s.faults[1:]
+	return f
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	n := s.requests.Add(1)
+	if r.Method != http.MethodPost || r.URL.Path != "/v1/batch" {
+		s.problem(w, http.StatusNotFound, "%s %s: only POST /v1/batch exists here", r.Method, r.URL.Path)
+		return
+	}
+	f := s.nextFault()
+	if f.Kind != None {
+		s.faulted.Add(1)
+	}
+	switch f.Kind {
+	case TooMany:
+		if f.RetryAfter != "" {
+			w.Header().Set("Retry-After", f.RetryAfter)
+			w.Header().Set("X-RateLimit-Reset", f.RetryAfter)
+		}
+		w.WriteHeader(http.StatusTooManyRequests)
+		return
+	case ServerError:
+		st := f.Status
+		if st == 0 {
+			st = http.StatusInternalServerError
+		}
+		http.Error(w, "injected failure", st)
+		return
+	case Hang:
+		d := f.Delay
+		if d == 0 {
+			d = 10 * time.Second
+		}
+		// Reading the body lets the server notice when the client hangs up.
+		io.Copy(io.Discard, r.Body)
+		select {
+		case <-time.After(d):
+			drop(w) // never an answer: returning would send an empty 200
+		case <-r.Context().Done():
+		}
+		return
+	case DropBeforeCommit:
+		drop(w)
+		return
+	}
+	if !s.authorized(r.Header.Get("Authorization")) {
+		s.problem(w, http.StatusUnauthorized, "invalid write key")
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		s.problem(w, http.StatusBadRequest, "Content-Type %q is not application/json", ct)
+		return
+	}
+	buf := bodyPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer bodyPool.Put(buf)
+	if _, err := buf.ReadFrom(io.LimitReader(r.Body, MaxBatchBytes+1)); err != nil {
+		return
+	}
+	body := buf.Bytes()
+	if len(body) > MaxBatchBytes {
+		s.problem(w, http.StatusBadRequest, "batch over %d bytes", MaxBatchBytes)
+		return
+	}
+	if s.opts.Light && n%int64(s.opts.SampleEvery) != 1 {
+		s.received.Add(int64(bytes.Count(body, lightMarker)))
+	} else if status, msg, cnt := s.commit(body); status != http.StatusOK {
+		s.problem(w, status, "%s", msg)
+		return
+	} else if s.opts.Light && bytes.Count(body, lightMarker) != cnt {
+		s.problem(w, http.StatusBadRequest, "Light mode miscounts: %d messages, %d markers", cnt, bytes.Count(body, lightMarker))
+		return
+	}
+	if f.Kind == DropAfterCommit {
+		drop(w)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write([]byte(`{"success":true}`))
+}
+
+// lightMarker starts every message the segment actions write: Light mode counts it.
+var lightMarker = []byte(`{"type":`)
+
+var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// drop closes the client's connection without an answer.
+func drop(w http.ResponseWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic(http.ErrAbortHandler)
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	conn.Close()
+}
+
+func (s *Server) authorized(h string) bool {
+	const prefix = "Basic "
+	if !strings.HasPrefix(h, prefix) {
+		return false
+	}
+	dec, err := base64.StdEncoding.DecodeString(h[len(prefix):])
+	return err == nil && string(dec) == s.opts.WriteKey+":"
+}
+
+// commit validates a whole batch and stores its messages; nothing is stored if any
+// message is invalid (Segment answers 400 for the request).
+func (s *Server) commit(body []byte) (status int, msg string, count int) {
+	var req struct {
+		Batch  []json.RawMessage `json:"batch"`
+		SentAt *string           `json:"sentAt"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		return http.StatusBadRequest, "invalid JSON: " + err.Error(), 0
+	}
+	if req.Batch == nil {
+		return http.StatusBadRequest, `missing "batch" array`, 0
+	}
+	if req.SentAt != nil {
+		if _, err := time.Parse(time.RFC3339Nano, *req.SentAt); err != nil {
+			return http.StatusBadRequest, "sentAt is not an ISO 8601 time", 0
+		}
+	}
+	msgs := make([]Message, 0, len(req.Batch))
+	for i, raw := range req.Batch {
+		if len(raw) > MaxMessageBytes {
+			return http.StatusBadRequest, fmt.Sprintf("message %d is %d bytes, over %d", i, len(raw), MaxMessageBytes), 0
+		}
+		var m Message
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return http.StatusBadRequest, fmt.Sprintf("message %d: %v", i, err), 0
+		}
+		if msg := validate(m); msg != "" {
+			return http.StatusBadRequest, fmt.Sprintf("message %d: %s", i, msg), 0
+		}
+		msgs = append(msgs, m)
+	}
+	s.received.Add(int64(len(msgs)))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.opts.Light {
+		s.bodies++
+		return http.StatusOK, "", len(msgs)
+	}
+	for _, m := range msgs {
+		id := m["messageId"].(string)
+		if s.seen[id] {
+			s.duplicates.Add(1)
+			continue
+		}
+		s.seen[id] = true
+		s.messages = append(s.messages, m)
+	}
+	return http.StatusOK, "", len(msgs)
+}
+
+// validate applies the checks of Segment's spec to one message.
+func validate(m Message) string {
+	id, _ := m["messageId"].(string)
+	if id == "" {
+		return "messageId missing (needed for dedupe)"
+	}
+	for _, k := range []string{"userId", "anonymousId"} {
+		switch m[k].(type) {
+		case nil, string:
+		default:
+			return k + " must be a string"
+		}
+	}
+	uid, _ := m["userId"].(string)
+	aid, _ := m["anonymousId"].(string)
+	if uid == "" && aid == "" {
+		return `You must pass either an "anonymousId" or a "userId".`
+	}
+	if ts, ok := m["timestamp"]; ok {
+		s, _ := ts.(string)
+		if _, err := time.Parse(time.RFC3339Nano, s); err != nil {
+			return "timestamp is not an ISO 8601 time"
+		}
+	}
+	switch m["type"] {
+	case "identify":
+		if _, ok := m["traits"].(map[string]any); !ok {
+			return "identify needs a traits object"
+		}
+	case "track":
+		if ev, _ := m["event"].(string); ev == "" {
+			return `You must pass an "event".`
+		}
+		if _, ok := m["properties"].(map[string]any); !ok {
+			return "track needs a properties object"
+		}
+	case "group":
+		if g, _ := m["groupId"].(string); g == "" {
+			return `You must pass a "groupId".`
+		}
+	default:
+		return fmt.Sprintf("unknown type %v", m["type"])
+	}
+	return ""
+}
+
+// SampledBatches is how many requests were fully validated in Light mode.
+func (s *Server) SampledBatches() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bodies
+}
