@@ -3,11 +3,14 @@
 package all
 
 import (
+	_ "github.com/actionhub/actionhub/actions/airtable"
 	_ "github.com/actionhub/actionhub/actions/braze"
 	_ "github.com/actionhub/actionhub/actions/debug"
 	_ "github.com/actionhub/actionhub/actions/dropbox"
 	_ "github.com/actionhub/actionhub/actions/googledrive"
 	_ "github.com/actionhub/actionhub/actions/googlesheets"
+	_ "github.com/actionhub/actionhub/actions/hubspot"
+	_ "github.com/actionhub/actionhub/actions/marketo"
 	_ "github.com/actionhub/actionhub/actions/mparticle"
 	_ "github.com/actionhub/actionhub/actions/segment"
 	_ "github.com/actionhub/actionhub/actions/sftp"
