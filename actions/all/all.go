@@ -13,5 +13,10 @@ import (
 	_ "github.com/actionhub/actionhub/actions/marketo"
 	_ "github.com/actionhub/actionhub/actions/mparticle"
 	_ "github.com/actionhub/actionhub/actions/segment"
+	_ "github.com/actionhub/actionhub/actions/sendgrid"
 	_ "github.com/actionhub/actionhub/actions/sftp"
+	_ "github.com/actionhub/actionhub/actions/slack"
+	_ "github.com/actionhub/actionhub/actions/teams"
+	_ "github.com/actionhub/actionhub/actions/tray"
+	_ "github.com/actionhub/actionhub/actions/zapier"
 )
