@@ -4,9 +4,13 @@ package all
 
 import (
 	_ "github.com/actionhub/actionhub/actions/airtable"
+	_ "github.com/actionhub/actionhub/actions/amazons3"
+	_ "github.com/actionhub/actionhub/actions/azure"
 	_ "github.com/actionhub/actionhub/actions/braze"
 	_ "github.com/actionhub/actionhub/actions/debug"
+	_ "github.com/actionhub/actionhub/actions/dospaces"
 	_ "github.com/actionhub/actionhub/actions/dropbox"
+	_ "github.com/actionhub/actionhub/actions/gcs"
 	_ "github.com/actionhub/actionhub/actions/googledrive"
 	_ "github.com/actionhub/actionhub/actions/googlesheets"
 	_ "github.com/actionhub/actionhub/actions/hubspot"
