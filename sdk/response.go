@@ -38,38 +38,58 @@ type ErrorInfo struct {
 	DocumentationURL string `json:"documentation_url"`
 }
 
-// errorDescriptions are the standard descriptions the Node hub's error helper prefixes.
-var errorDescriptions = map[string]struct {
-	code int
-	desc string
+// httpErrorTypes are the rows of the Node hub's HTTP error table
+// (src/error_types/http_errors.ts), whose descriptions start the error messages.
+var httpErrorTypes = []struct {
+	status string
+	code   int
+	desc   string
 }{
-	"BAD_REQUEST":         {400, "Bad Request"},
-	"INVALID_ARGUMENT":    {400, "Client specified an invalid argument."},
-	"FAILED_PRECONDITION": {400, "Request can not be executed in the current system state."},
-	"UNAUTHENTICATED":     {401, "Request not authenticated due to missing, invalid, or expired OAuth token."},
-	"PERMISSION_DENIED":   {403, "Client does not have sufficient permission."},
-	"NOT_FOUND":           {404, "A specified resource is not found."},
-	"REQUEST_TIMEOUT":     {408, "Request timed out."},
-	"ALREADY_EXISTS":      {409, "The resource that a client tried to create already exists."},
-	"PAYLOAD_TOO_LARGE":   {413, "Payload too large."},
-	"RESOURCE_EXHAUSTED":  {429, "Either out of resource quota or reaching rate limiting."},
-	"INTERNAL":            {500, "Internal server error."},
-	"INTERNAL_ECONNRESET": {500, "Connection reset."},
-	"BAD_GATEWAY":         {502, "Bad Gateway."},
-	"UNAVAILABLE":         {503, "Service unavailable."},
-	"GATEWAY_TIMEOUT":     {504, "Gateway timeout."},
+	{"BAD_REQUEST", 400, "Server cannot process request due to client request error."},
+	{"INVALID_ARGUMENT", 400, "Client specified an invalid argument."},
+	{"FAILED_PRECONDITION", 400, "Request can not be executed in the current system state."},
+	{"UNAUTHENTICATED", 401, "Request not authenticated due to missing, invalid, or expired authentication."},
+	{"PERMISSION_DENIED", 403, "Client does not have sufficient permission."},
+	{"NOT_FOUND", 404, "Specified resource is not found."},
+	{"REQUEST_TIMEOUT", 408, "Request timed out before being able to complete"},
+	{"ALREADY_EXISTS", 409, "The resource that a client tried to create already exists."},
+	{"PAYLOAD_TOO_LARGE", 413, "Request entity is larger than limits defined by server."},
+	{"RESOURCE_EXHAUSTED", 429, "Either out of resource quota or reaching rate limiting."},
+	{"INTERNAL", 500, "Internal server error."},
+	{"INTERNAL_ECONNRESET", 500, "Connection reset."},
+	{"BAD_GATEWAY", 502, "Server, while working as a gateway to get a response needed to handle the request, got an invalid response."},
+	{"UNAVAILABLE", 503, "The server is not ready to handle the request."},
+	{"GATEWAY_TIMEOUT", 504, "Server is acting as a gateway and cannot get a response in time."},
 }
 
-// NewErrorInfo builds the structured error of the Node hub's helper for a status code name
-// (BAD_REQUEST, UNAUTHENTICATED, ...): message is the standard description, a space, and msg.
+// NewErrorInfo builds the Node hub's errorWith object for a status name (BAD_REQUEST,
+// UNAUTHENTICATED, ...): message is the standard description, a space, and msg. An unknown
+// name gives INTERNAL.
 func NewErrorInfo(statusCode, msg string) *ErrorInfo {
-	d, ok := errorDescriptions[statusCode]
-	if !ok {
-		d = errorDescriptions["INTERNAL"]
-		statusCode = "INTERNAL"
+	t := httpErrorTypes[10] // INTERNAL
+	for _, r := range httpErrorTypes {
+		if r.status == statusCode {
+			t = r
+			break
+		}
 	}
-	return &ErrorInfo{HTTPCode: d.code, StatusCode: statusCode, Message: d.desc + " " + msg,
+	return &ErrorInfo{HTTPCode: t.code, StatusCode: t.status, Message: t.desc + " " + msg,
 		Location: "ActionContainer", DocumentationURL: "TODO"}
+}
+
+// ErrorInfoForHTTP is the Node hub's errorWith(getHttpErrorType(code), msg): the first row
+// of that HTTP code, else INTERNAL carrying the code.
+func ErrorInfoForHTTP(code int, msg string) *ErrorInfo {
+	for _, r := range httpErrorTypes {
+		if r.code == code {
+			return NewErrorInfo(r.status, msg)
+		}
+	}
+	e := NewErrorInfo("INTERNAL", msg)
+	if code != 0 {
+		e.HTTPCode = code
+	}
+	return e
 }
 
 // Error is an error whose text is shown to the Looker user as is. Returned from Execute

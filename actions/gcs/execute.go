@@ -106,7 +106,7 @@ func retryOptions(rep *sdk.Report) []storage.RetryOption {
 func (a *Action) Execute(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
 	bucket := req.Form("bucket")
 	if bucket == "" {
-		info := errorWith(errorTypeOf(400), logPrefix+" needs a GCS bucket specified.")
+		info := sdk.ErrorInfoForHTTP(400, logPrefix+" needs a GCS bucket specified.")
 		return &sdk.Response{Success: false, Message: info.Message, Error: info}, nil
 	}
 	name := req.Form("filename")
@@ -177,7 +177,7 @@ func failed(rep *sdk.Report, code int, msg string) (*sdk.Response, error) {
 	text := logPrefix + " " + msg
 	rep.Fatal(strings.TrimSuffix(text, "."))
 	resp := sdk.FromReport(rep)
-	resp.Error = errorWith(errorTypeOf(code), text)
+	resp.Error = sdk.ErrorInfoForHTTP(code, text)
 	return resp, nil
 }
 
