@@ -22,5 +22,6 @@ import (
 	_ "github.com/actionhub/actionhub/actions/slack"
 	_ "github.com/actionhub/actionhub/actions/teams"
 	_ "github.com/actionhub/actionhub/actions/tray"
+	_ "github.com/actionhub/actionhub/actions/webhookbatch"
 	_ "github.com/actionhub/actionhub/actions/zapier"
 )

@@ -13,6 +13,10 @@
 //
 // Every error text passes through [Redact]: the request's Secrets, Authorization values,
 // and the userinfo and query string of URLs never reach Looker or the logs.
+//
+// Note: Go's own transport replays, once and at once, a request carrying an
+// Idempotency-Key (or a GET) whose reused keep-alive connection closed before any answer.
+// Such a replay is invisible here and not counted in Response.Attempts.
 package vendorhttp
 
 import (
@@ -24,6 +28,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
@@ -94,7 +99,19 @@ type Request struct {
 	IdempotencyKey string
 	// Secrets are strings to remove from every error text (the credential, signing keys).
 	Secrets []string
+	// NoResendAfterWrite marks a call that must not be sent again once it may have reached
+	// the vendor, for a vendor with no idempotency key where a re-send would repeat the
+	// call's effect (records created twice, a campaign triggered twice). A transport error
+	// after the request was completely written, or a 2xx answer whose body could not be
+	// read, then ends the call at once with an *Error that matches [ErrMaybeSent]. Failures
+	// before the request was completely written and non-2xx answers are retried as usual.
+	NoResendAfterWrite bool
 }
+
+// ErrMaybeSent is matched (errors.Is) by the *Error of a [Request.NoResendAfterWrite]
+// call stopped because the request may have reached the vendor although no usable
+// answer came back.
+var ErrMaybeSent = errors.New("the connection failed after the request was sent")
 
 // Response is the vendor's final answer.
 type Response struct {
@@ -157,9 +174,10 @@ func (e *StatusError) Error() string {
 }
 
 // Error is a call that got no HTTP answer: a transport error after the retries, a
-// cancelled context, or a wait the hub refused. Its text is redacted; Unwrap gives only
-// context.Canceled or context.DeadlineExceeded, never the raw transport error (whose text
-// may hold the URL).
+// cancelled context, a wait the hub refused, or a send-once call that may have been
+// received ([ErrMaybeSent]). Its text is redacted; Unwrap gives only context.Canceled,
+// context.DeadlineExceeded or ErrMaybeSent, never the raw transport error (whose text may
+// hold the URL).
 type Error struct {
 	Vendor   string
 	Attempts int
@@ -282,7 +300,7 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 			}
 		}
 		start := time.Now()
-		resp, err := c.once(ctx, method, req, header)
+		resp, maybeSent, err := c.once(ctx, method, req, header)
 		status := 0
 		if resp != nil {
 			status = resp.Status
@@ -292,6 +310,10 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, c.stopped(ctx, req, attempt, ctx.Err())
+			}
+			if maybeSent {
+				return nil, &Error{Vendor: c.cfg.Vendor, Attempts: attempt, cause: ErrMaybeSent,
+					msg: Redact(fmt.Sprintf("%s%s %s: %s: %v", c.prefix(), method, req.URL, transportText(err), ErrMaybeSent), req.Secrets...)}
 			}
 			if attempt > c.cfg.MaxRetries {
 				return nil, &Error{Vendor: c.cfg.Vendor, Attempts: attempt,
@@ -362,29 +384,42 @@ func (c *Client) stopped(ctx context.Context, req *Request, attempts int, err er
 		msg: Redact(fmt.Sprintf("%scall to %s stopped: %v", c.prefix(), RedactURL(req.URL), cause), req.Secrets...)}
 }
 
-// once sends one attempt and reads the body. err is a transport error (no usable answer).
-func (c *Client) once(ctx context.Context, method string, req *Request, header http.Header) (*Response, error) {
+// once sends one attempt and reads the body. err is a transport error (no usable answer);
+// maybeSent says that, for a NoResendAfterWrite request, the vendor may have received it.
+func (c *Client) once(ctx context.Context, method string, req *Request, header http.Header) (resp *Response, maybeSent bool, err error) {
 	actx, cancel := context.WithTimeoutCause(ctx, c.cfg.Timeout, errAttemptTimeout)
 	defer cancel()
+	var wrote atomic.Bool
+	if req.NoResendAfterWrite {
+		actx = httptrace.WithClientTrace(actx, &httptrace.ClientTrace{
+			WroteRequest: func(info httptrace.WroteRequestInfo) {
+				if info.Err == nil {
+					wrote.Store(true)
+				}
+			},
+		})
+	}
 	var body io.Reader
 	if req.Body != nil {
 		body = bytes.NewReader(req.Body)
 	}
 	hreq, err := http.NewRequestWithContext(actx, method, req.URL, body)
 	if err != nil {
-		return nil, fmt.Errorf("invalid request: %w", err)
+		return nil, false, fmt.Errorf("invalid request: %w", err)
 	}
 	hreq.Header = header
 	hresp, err := c.cfg.Client.Do(hreq)
 	if err != nil {
-		return nil, c.attemptErr(actx, err)
+		return nil, wrote.Load(), c.attemptErr(actx, err)
 	}
 	defer hresp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(hresp.Body, MaxResponseBytes))
 	if err != nil {
-		return nil, c.attemptErr(actx, err)
+		// A 2xx answer means the vendor did the work; an error answer means it did not.
+		ok := hresp.StatusCode >= 200 && hresp.StatusCode < 300
+		return nil, req.NoResendAfterWrite && ok, c.attemptErr(actx, err)
 	}
-	return &Response{Status: hresp.StatusCode, Header: hresp.Header, Body: data}, nil
+	return &Response{Status: hresp.StatusCode, Header: hresp.Header, Body: data}, false, nil
 }
 
 var errAttemptTimeout = errors.New("attempt timed out")

@@ -324,3 +324,56 @@ func TestSetClockDefault(t *testing.T) {
 		t.Fatalf("slept %s in %s", clock.Slept(), time.Since(start))
 	}
 }
+
+// cutBody answers 2xx with a body shorter than its Content-Length, then hangs up.
+func cutBody(code int) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		w.WriteHeader(code)
+		io.WriteString(w, `{"records":`)
+		w.(http.Flusher).Flush()
+		if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+			conn.Close()
+		}
+	}
+}
+
+// A send-once call is not sent again once the request was written (a hang-up, a cut 2xx
+// answer); without the flag, or before anything reached the vendor, it is retried.
+func TestNoResendAfterWrite(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		step  http.HandlerFunc
+		once  bool
+		calls int
+		maybe bool
+	}{
+		{"hangup once", hangup, true, 1, true},
+		{"cut 2xx once", cutBody(200), true, 1, true},
+		{"cut 503 once", cutBody(503), true, 3, false},
+		{"hangup retried", hangup, false, 3, false},
+		{"cut 2xx retried", cutBody(200), false, 3, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, srv := serve(t, tc.step)
+			c := vendorhttp.New(vendorhttp.Config{Vendor: "acme", Client: srv.Client(), MaxRetries: 2, Clock: vendorhttptest.NewFakeClock(time.Time{})})
+			resp, err := c.Do(context.Background(), &vendorhttp.Request{Method: "POST", URL: srv.URL + "/create?key=topsecret",
+				Body: []byte(`{"a":1}`), NoResendAfterWrite: tc.once})
+			var e *vendorhttp.Error
+			if resp != nil || !errors.As(err, &e) || s.count() != tc.calls || e.Attempts != tc.calls ||
+				errors.Is(err, vendorhttp.ErrMaybeSent) != tc.maybe || strings.Contains(err.Error(), "topsecret") {
+				t.Fatalf("resp %+v err %v calls %d", resp, err, s.count())
+			}
+		})
+	}
+	// Nothing reached the vendor (connection refused): retried although send-once.
+	srv := httptest.NewServer(http.NotFoundHandler())
+	u := srv.URL
+	srv.Close()
+	c := vendorhttp.New(vendorhttp.Config{Vendor: "acme", MaxRetries: 1, Clock: vendorhttptest.NewFakeClock(time.Time{})})
+	_, err := c.Do(context.Background(), &vendorhttp.Request{Method: "POST", URL: u, Body: []byte("x"), NoResendAfterWrite: true})
+	var e *vendorhttp.Error
+	if !errors.As(err, &e) || e.Attempts != 2 || errors.Is(err, vendorhttp.ErrMaybeSent) {
+		t.Fatalf("err %v", err)
+	}
+}
