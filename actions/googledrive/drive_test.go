@@ -453,7 +453,7 @@ func TestSharedDriveRootAndAPIError(t *testing.T) {
 	resp, err = f.act.Execute(context.Background(), f.req(t, stateJSON(t, tok), nil,
 		map[string]any{"filename": "t.csv", "folderid": "https://drive.google.com/drive/folders/missing?usp=sharing"}, "x"))
 	if err != nil || resp.Success || resp.Message != "File not found: missing." || resp.Error == nil || resp.Error.HTTPCode != 404 ||
-		resp.Error.StatusCode != "NOT_FOUND" || resp.Error.Message != "A specified resource is not found. [GOOGLE_DRIVE] File not found: missing." {
+		resp.Error.StatusCode != "NOT_FOUND" || resp.Error.Message != "Specified resource is not found. [GOOGLE_DRIVE] File not found: missing." {
 		t.Fatalf("%v %+v %+v", err, resp, resp.Error)
 	}
 	if resp.State != nil {
