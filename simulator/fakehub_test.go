@@ -282,7 +282,10 @@ func countDownload(u string) (int64, error) {
 	if resp.StatusCode != 200 {
 		return 0, fmt.Errorf("There was an error with Action Hub calling back to Looker, status code: %d", resp.StatusCode)
 	}
-	return countRows(resp.Header.Get("Content-Type"), resp.Body)
+	n, err := countRows(resp.Header.Get("Content-Type"), resp.Body)
+	// Read to the end as a hub does, so the simulator sees a complete download.
+	io.Copy(io.Discard, resp.Body)
+	return n, err
 }
 
 func countAttachment(att map[string]any) (int64, error) {
