@@ -13,5 +13,7 @@
 // Data flows one way: [Request.Open] gives the raw bytes (pushed attachment or one-time
 // download URL), package rows turns them into fields then rows, package batch groups mapped
 // records and sends them with backpressure, package vendorhttp talks to the vendor with rate
-// limits and bounded retries, and the [Report] says exactly what was delivered.
+// limits and bounded retries, and the [Report] says exactly what was delivered. Package
+// rowaction joins these into the execute of a row-by-row action; a file action whose
+// vendor wants the length first uses [Request.OpenSized].
 package sdk

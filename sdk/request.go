@@ -104,6 +104,9 @@ func DecodeRequest(body []byte) (*Request, error) {
 	if err := dec.Decode(&w); err != nil {
 		return nil, fmt.Errorf("request body is not a JSON object: %s", jsonErrorText(err))
 	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("request body is not a JSON object: data after the JSON object")
+	}
 	if w.Type != nil {
 		t := strings.TrimSpace(string(w.Type))
 		if t == "null" {

@@ -77,6 +77,18 @@ func NewErrorInfo(statusCode, msg string) *ErrorInfo {
 		Location: "ActionContainer", DocumentationURL: "TODO"}
 }
 
+// StatusName is the Action API's status name of an HTTP status code (429:
+// RESOURCE_EXHAUSTED): the first name the Node hub's table gives the code, INTERNAL for a
+// code the table does not list.
+func StatusName(code int) string {
+	for _, r := range httpErrorTypes {
+		if r.code == code {
+			return r.status
+		}
+	}
+	return "INTERNAL"
+}
+
 // ErrorInfoForHTTP is the Node hub's errorWith(getHttpErrorType(code), msg): the first row
 // of that HTTP code, else INTERNAL carrying the code.
 func ErrorInfoForHTTP(code int, msg string) *ErrorInfo {

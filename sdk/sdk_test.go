@@ -236,3 +236,13 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 	})
 }
+
+func TestStatusName(t *testing.T) {
+	for code, want := range map[int]string{400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
+		404: "NOT_FOUND", 408: "REQUEST_TIMEOUT", 409: "ALREADY_EXISTS", 413: "PAYLOAD_TOO_LARGE", 429: "RESOURCE_EXHAUSTED",
+		500: "INTERNAL", 502: "BAD_GATEWAY", 503: "UNAVAILABLE", 504: "GATEWAY_TIMEOUT", 507: "INTERNAL", 0: "INTERNAL"} {
+		if got := sdk.StatusName(code); got != want {
+			t.Errorf("StatusName(%d) = %s, want %s", code, got, want)
+		}
+	}
+}

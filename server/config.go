@@ -45,6 +45,9 @@ type Config struct {
 	// MetricsAddr is ACTION_HUB_METRICS_ADDR: when set, /metrics, /healthz and /readyz are
 	// served there instead of on the main port.
 	MetricsAddr string
+	// MemoryLimit is ACTION_HUB_MEMORY_LIMIT_MB: the Go runtime's soft memory limit, unless
+	// GOMEMLIMIT is set (default 384 MiB).
+	MemoryLimit int64
 	// Development is true when the hub made its own secret and key (no environment).
 	Development bool
 	// Getenv reads other variables (vendor settings); nil = os.Getenv.
@@ -57,6 +60,7 @@ const (
 	DefaultKeepAlive       = 30 * time.Second
 	DefaultMaxBodyBytes    = 250 << 20
 	DefaultShutdownTimeout = 60 * time.Second
+	DefaultMemoryLimit     = 384 << 20
 )
 
 // Mode chooses how LoadConfig treats missing variables.
@@ -150,6 +154,14 @@ func LoadConfig(getenv func(string) string, mode Mode) (*Config, error) {
 			return nil, fmt.Errorf("ACTION_HUB_MAX_BODY_BYTES must be a positive number, got %q", v)
 		}
 		c.MaxBodyBytes = n
+	}
+	c.MemoryLimit = DefaultMemoryLimit
+	if v := getenv("ACTION_HUB_MEMORY_LIMIT_MB"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("ACTION_HUB_MEMORY_LIMIT_MB must be a positive number of MiB, got %q", v)
+		}
+		c.MemoryLimit = n << 20
 	}
 	c.ShutdownTimeout = DefaultShutdownTimeout
 	if v := getenv("ACTION_HUB_SHUTDOWN_TIMEOUT_SEC"); v != "" {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -66,6 +67,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
+	}
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		// A soft heap goal: the GC works harder near it instead of letting the heap double,
+		// so many concurrent executes stay within a container's memory limit.
+		debug.SetMemoryLimit(cfg.MemoryLimit)
 	}
 	level := slog.LevelInfo
 	if cfg.Debug {

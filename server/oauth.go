@@ -221,8 +221,9 @@ func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) {
 		RedirectURI string `json:"redirecturi"`
 	}
 	if req.TokenState == "" || s.env.Crypto.DecryptJSON(req.TokenState, &st) != nil || st.Code == "" {
+		// Node answers 500 here; a bad request is not a server fault, so we answer 400.
 		infoOf(r).err = "missing or invalid token state"
-		writeError(w, http.StatusInternalServerError, "Internal server error.")
+		writeError(w, http.StatusBadRequest, "The OAuth token state is missing or invalid.")
 		return
 	}
 	tokens, err, panicked := run(func() (any, error) { return v2.OAuthExchange(r.Context(), st.Code, st.RedirectURI) })

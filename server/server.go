@@ -11,8 +11,10 @@ import (
 	"mime"
 	"net/http"
 	"os"
+	"path"
 	"runtime/debug"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -135,7 +137,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /actions/{id}/oauth_redirect", s.oauthRedirect)
 	m.HandleFunc("POST /actions/{id}/oauth_token", s.authed("oauth_token", s.oauthToken))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("Cannot %s %s", r.Method, r.URL.Path))
+		writeError(w, http.StatusNotFound, fmt.Sprintf("Cannot %s %s", r.Method, sanitizePath(r.URL.Path)))
 	})
 	s.mux = m
 }
@@ -189,7 +191,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	rec.Header().Set("X-Request-Id", rid)
+	// ServeMux would answer a non-canonical path (/actions/../x, //actions) with an empty
+	// redirect; the Action API answers with its own 404 instead.
+	if p := r.URL.Path; r.RequestURI == "*" || p == "" || p[0] != '/' || (p != "/" && path.Clean(p) != p) {
+		writeError(rec, http.StatusNotFound, fmt.Sprintf("Cannot %s %s", r.Method, sanitizePath(p)))
+		return
+	}
 	s.mux.ServeHTTP(rec, r)
+}
+
+// sanitizePath keeps an echoed path short and printable.
+func sanitizePath(p string) string {
+	if len(p) > 200 {
+		p = p[:200]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, p)
 }
 
 func routeName(r string) string {

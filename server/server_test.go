@@ -191,6 +191,9 @@ func TestErrorCatalogue(t *testing.T) {
 		{"type not a string", "/actions/behave/execute", []byte(`{"type":5}`), 404, `{"success":false,"error":"Action request \"type\" must be a string."}`},
 		{"oauth_token on non-v2", "/actions/airtable/oauth_token", map[string]any{"state": "x"}, 404, `{"success":false,"error":"Action does not support the OAuth token route."}`},
 		{"unknown route", "/nowhere", map[string]any{}, 404, `{"success":false,"error":"Cannot POST /nowhere"}`},
+		{"dot segments", "/actions/../actions/behave/execute", map[string]any{}, 404, `{"success":false,"error":"Cannot POST /actions/../actions/behave/execute"}`},
+		{"double slash", "//actions/behave/execute", map[string]any{}, 404, `{"success":false,"error":"Cannot POST //actions/behave/execute"}`},
+		{"trailing data", "/actions/behave/execute", []byte(`{"type":"query"} trailing`), 400, `{"success":false,"error":"request body is not a JSON object: data after the JSON object"}`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -408,7 +411,7 @@ func TestOAuthV2TokenRoute(t *testing.T) {
 		if !reflect.DeepEqual(reply, want) {
 			t.Errorf("reply %v", reply)
 		}
-		if r := h.Post(t, "/actions/google_drive/oauth_token", map[string]any{}); r.Status != 500 {
+		if r := h.Post(t, "/actions/google_drive/oauth_token", map[string]any{}); r.Status != 400 {
 			t.Errorf("missing state: %d", r.Status)
 		}
 		bad, _ := c.EncryptJSON(map[string]string{"code": "norefresh", "redirecturi": "x"})

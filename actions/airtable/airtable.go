@@ -38,6 +38,7 @@ import (
 
 	"github.com/actionhub/actionhub/sdk"
 	"github.com/actionhub/actionhub/sdk/batch"
+	"github.com/actionhub/actionhub/sdk/rowaction"
 	"github.com/actionhub/actionhub/sdk/rows"
 	"github.com/actionhub/actionhub/sdk/vendorhttp"
 )
@@ -203,32 +204,23 @@ func (a *Action) Execute(ctx context.Context, req *sdk.Request) (*sdk.Response, 
 		return &sdk.Response{Success: false, Message: "Log in to Airtable from the action's form first.",
 			State: sdk.ResetState()}, nil
 	}
-	rc, err := req.Open(ctx)
-	if err != nil {
-		return nil, err
+	var sess *session
+	resp, err := rowaction.Execute(ctx, req, rowaction.Options{}, func(run *rowaction.Run) (*rowaction.Delivery, *sdk.Response, error) {
+		m := newMapper(run.Fields.All())
+		if m == nil {
+			return nil, nil, sdk.Errorf("Request payload is an invalid format.")
+		}
+		sess = &session{a: a, tok: tok}
+		s := &sender{session: sess, client: a.apiClient(), report: run.Report, base: base,
+			url:  a.APIURL + "/v0/" + url.PathEscape(base) + "/" + url.PathEscape(table),
+			stop: run.Stop}
+		return &rowaction.Delivery{Batch: batch.Config{MaxItems: MaxRecordsPerRequest, MaxInFlight: max(1, a.Limits.MaxInFlight)},
+			Send: s.send, Map: m.mapRow}, nil, nil
+	})
+	if err != nil || sess == nil {
+		return resp, err
 	}
-	defer rc.Close()
-	rd := rows.NewReader(rc, "")
-	defer rd.Close()
-	fields, err := rd.Fields()
-	if err != nil {
-		return nil, err
-	}
-	m := newMapper(fields.All())
-	if m == nil {
-		return nil, sdk.Errorf("Request payload is an invalid format.")
-	}
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	report := sdk.NewReport()
-	sess := &session{a: a, tok: tok}
-	s := &sender{session: sess, client: a.apiClient(), report: report, base: base,
-		url:  a.APIURL + "/v0/" + url.PathEscape(base) + "/" + url.PathEscape(table),
-		stop: func(msg string) { report.Fatal(msg); cancel() }}
-	b := batch.New(batch.Config{MaxItems: MaxRecordsPerRequest, MaxInFlight: max(1, a.Limits.MaxInFlight)}, report, s.send)
-	batch.Pump(ctx, rd, report, b, m.mapRow)
-	resp := sdk.FromReport(report)
+	// The login may have been refreshed during the delivery: Looker keeps the new one.
 	if resp.State, err = sess.State(); err != nil {
 		return nil, err
 	}
@@ -312,13 +304,13 @@ func (s *sender) send(ctx context.Context, b *batch.Batch) error {
 	body := b.Joined(`{"records":[`, ",", "]}")
 	for renewed := false; ; renewed = true {
 		tok := s.session.access()
-		cctx, done := sendOnce(ctx)
-		resp, err := s.client.Do(cctx, &vendorhttp.Request{Method: http.MethodPost, URL: s.url, Body: body,
-			Credential: s.base, Secrets: []string{tok},
+		// Sent once: Airtable's 429 and 5xx mean nothing was created (requests are all or
+		// nothing), but a lost answer to a written request may hide created records.
+		resp, err := s.client.Do(ctx, &vendorhttp.Request{Method: http.MethodPost, URL: s.url, Body: body,
+			Credential: s.base, Secrets: []string{tok}, NoResendAfterWrite: true,
 			Header: http.Header{"Authorization": {"Bearer " + tok}, "Content-Type": {"application/json"}}})
-		maybe := errors.Is(context.Cause(cctx), errMaybeSent) && ctx.Err() == nil
-		done()
-		s.report.AddRetries(retriesOf(resp, err))
+		maybe := errors.Is(err, vendorhttp.ErrMaybeSent) && ctx.Err() == nil
+		s.report.AddRetries(vendorhttp.Retries(resp, err))
 		switch {
 		case maybe:
 			s.failed.Store(0)
@@ -405,15 +397,4 @@ func airtableError(body []byte) (typ, msg string) {
 	var s string
 	json.Unmarshal(v.Error, &s)
 	return s, s
-}
-
-func retriesOf(resp *vendorhttp.Response, err error) int {
-	if resp != nil {
-		return resp.Retries()
-	}
-	var ve *vendorhttp.Error
-	if errors.As(err, &ve) && ve.Attempts > 1 {
-		return ve.Attempts - 1
-	}
-	return 0
 }

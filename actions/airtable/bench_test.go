@@ -3,16 +3,10 @@ package airtable
 import (
 	"encoding/json"
 	"io"
-	"os"
-	"runtime"
-	"runtime/metrics"
-	"strconv"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/actionhub/actionhub/internal/benchrows"
 	airtablefake "github.com/actionhub/actionhub/internal/fakes/airtable"
 	"github.com/actionhub/actionhub/internal/hubtest"
 	"github.com/actionhub/actionhub/sdk"
@@ -34,10 +28,9 @@ import (
 func BenchmarkExecute100K(b *testing.B) {
 	const n = 100_000
 	opts := numbered(n)
-	var total, cpu time.Duration
-	var peakHeap, peakRSS uint64
+	tot := benchrows.Totals{Period: 5 * time.Millisecond}
+	b.StopTimer()
 	for i := 0; i < b.N; i++ {
-		b.StopTimer()
 		fake := airtablefake.New(b, airtablefake.Options{ClientID: clientID, ClientSecret: clientSecret,
 			Tables: map[string][]string{"appBase": {"Leads"}}, FastKey: "Num"})
 		access, refresh := fake.Issue()
@@ -48,88 +41,14 @@ func BenchmarkExecute100K(b *testing.B) {
 			Actions: []sdk.Module{Module(func(l *Limits) { l.Rate, l.MaxInFlight = 0, 8 })},
 		})
 		dl := h.DownloadFunc(b, func(w io.Writer) error { return rowsgen.JSONDetail(w, opts) })
-		runtime.GC()
-		stop := sampleMemory()
-		b.StartTimer()
-		start, cpu0 := time.Now(), cpuTime()
-		res := h.Execute(b, "airtable", map[string]any{
+		tot.Deliver(b, h, "airtable", map[string]any{
 			"type": "query", "data": map[string]any{"state_json": string(state)},
 			"form_params":    map[string]any{"base": "appBase", "table": "Leads"},
 			"scheduled_plan": map[string]any{"download_url": dl},
-		})
-		total += time.Since(start)
-		cpu += cpuTime() - cpu0
-		b.StopTimer()
-		heap, rss := stop()
-		peakHeap, peakRSS = max(peakHeap, heap), max(peakRSS, rss)
-		if !res.Looker.Success || res.Looker.Message != "Delivered 100,000 of 100,000 rows." {
-			b.Fatalf("execute: %s", res.Body)
-		}
+		}, n)
 		if distinct, repeated := fake.Seen(); distinct != n || repeated != 0 {
 			b.Fatalf("fake saw %d distinct rows and %d repeats, want %d and 0", distinct, repeated, n)
 		}
-		b.StartTimer()
 	}
-	b.ReportMetric(float64(n)*float64(b.N)/total.Seconds(), "rows/s")
-	b.ReportMetric(float64(n)*float64(b.N)/cpu.Seconds(), "rows/cpu-s")
-	b.ReportMetric(float64(peakHeap)/(1<<20), "peak-heap-MB")
-	b.ReportMetric(float64(peakRSS)/(1<<20), "peak-RSS-MB")
-}
-
-// sampleMemory resets the process's peak RSS mark and samples the live heap every 5ms
-// until the returned function is called; it returns the peaks.
-func sampleMemory() func() (heap, rss uint64) {
-	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) // reset VmHWM (Linux)
-	samples := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	var mu sync.Mutex
-	var peak uint64
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(5 * time.Millisecond)
-		defer t.Stop()
-		for {
-			metrics.Read(samples)
-			mu.Lock()
-			peak = max(peak, samples[0].Value.Uint64())
-			mu.Unlock()
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return func() (uint64, uint64) {
-		close(done)
-		wg.Wait()
-		return peak, vmHWM()
-	}
-}
-
-// cpuTime is the user and system CPU time of the process so far: on a shared machine,
-// rows per CPU-second says what one dedicated core would do better than wall time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// vmHWM returns the process's peak resident set size from /proc/self/status.
-func vmHWM() uint64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
+	tot.Report(b, int64(n)*int64(b.N))
 }

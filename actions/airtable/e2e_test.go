@@ -4,65 +4,16 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	airtablefake "github.com/actionhub/actionhub/internal/fakes/airtable"
 	"github.com/actionhub/actionhub/internal/hubtest"
+	"github.com/actionhub/actionhub/internal/oauthtest"
 	"github.com/actionhub/actionhub/sdk"
 	"github.com/actionhub/actionhub/sdk/actioncrypto"
 	"github.com/actionhub/actionhub/sdk/rows/rowsgen"
 )
-
-// stateURL is Looker's one-time state URL: it keeps what the hub POSTs to it.
-type stateURL struct {
-	*httptest.Server
-	mu     sync.Mutex
-	bodies []string
-}
-
-func newStateURL(t *testing.T) *stateURL {
-	s := &stateURL{}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		s.mu.Lock()
-		s.bodies = append(s.bodies, string(b))
-		s.mu.Unlock()
-		if r.Method != http.MethodPost {
-			w.WriteHeader(http.StatusMethodNotAllowed)
-		}
-	}))
-	t.Cleanup(s.Close)
-	return s
-}
-
-func (s *stateURL) last() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.bodies) == 0 {
-		return ""
-	}
-	return s.bodies[len(s.bodies)-1]
-}
-
-// browser follows no redirects, so each step of the round trip can be checked.
-var browser = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-
-func step(t *testing.T, u string, wantStatus int) *http.Response {
-	t.Helper()
-	resp, err := browser.Get(u)
-	if err != nil {
-		t.Fatalf("GET %s: %v", u, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != wantStatus {
-		b, _ := io.ReadAll(resp.Body)
-		t.Fatalf("GET %s: %d %s", u, resp.StatusCode, b)
-	}
-	return resp
-}
 
 // The OAuth round trip through the real server: form → login link → /oauth 302 to
 // Airtable → Airtable 302 back to /oauth_redirect → tokens POSTed to Looker's state URL
@@ -77,7 +28,7 @@ func TestEndToEndOAuthRoundTrip(t *testing.T) {
 			env["ENCRYPT_PAYLOAD_AIRTABLE"] = "true"
 		}
 		h := hubtest.New(t, hubtest.Options{Env: env, Actions: []sdk.Module{Module(func(l *Limits) { l.Rate = 0 })}})
-		looker := newStateURL(t)
+		looker := oauthtest.NewStateURL(t)
 
 		// the action list: an OAuth action with a form, streamed
 		var list struct {
@@ -104,20 +55,20 @@ func TestEndToEndOAuthRoundTrip(t *testing.T) {
 			t.Fatalf("login link %s", link)
 		}
 		// 2. /oauth sends the browser to Airtable, 3. Airtable back to /oauth_redirect
-		toAirtable := step(t, link, http.StatusFound).Header.Get("Location")
+		toAirtable := oauthtest.Step(t, link, http.StatusFound).Header.Get("Location")
 		if !strings.HasPrefix(toAirtable, fake.URL+"/oauth2/v1/authorize?") || !strings.Contains(toAirtable, "code_challenge_method=S256") {
 			t.Fatalf("redirect to %s", toAirtable)
 		}
-		back := step(t, toAirtable, http.StatusFound).Header.Get("Location")
+		back := oauthtest.Step(t, toAirtable, http.StatusFound).Header.Get("Location")
 		if !strings.HasPrefix(back, h.URL+"/actions/airtable/oauth_redirect?") {
 			t.Fatalf("redirect back to %s", back)
 		}
 		// 4. the hub exchanges the code and POSTs the tokens to Looker's state URL
-		resp := step(t, back, http.StatusOK)
+		resp := oauthtest.Step(t, back, http.StatusOK)
 		if !strings.Contains(resp.Header.Get("Content-Type"), "text/html") {
 			t.Fatalf("close-tab page: %v", resp.Header)
 		}
-		state := looker.last()
+		state := looker.Last()
 		var tok Tokens
 		if encrypt {
 			var p actioncrypto.Payload

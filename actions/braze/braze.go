@@ -43,6 +43,7 @@ import (
 
 	"github.com/actionhub/actionhub/sdk"
 	"github.com/actionhub/actionhub/sdk/batch"
+	"github.com/actionhub/actionhub/sdk/rowaction"
 	"github.com/actionhub/actionhub/sdk/rows"
 	"github.com/actionhub/actionhub/sdk/vendorhttp"
 )
@@ -149,45 +150,13 @@ func New(env *sdk.Env, opts Options) (*Action, error) {
 		}
 		cfg.Rate, cfg.Burst = r, max(1, int(r/3))
 	}
-	mergeHTTP(&cfg, opts.HTTP)
+	cfg = cfg.Override(opts.HTTP)
 	a.client = vendorhttp.New(cfg)
 	a.inFlight = opts.MaxInFlight
 	if a.inFlight <= 0 {
 		a.inFlight = DefaultMaxInFlight
 	}
 	return a, nil
-}
-
-func mergeHTTP(cfg *vendorhttp.Config, o vendorhttp.Config) {
-	if o.Client != nil {
-		cfg.Client = o.Client
-	}
-	if o.Rate > 0 {
-		cfg.Rate, cfg.Burst = o.Rate, o.Burst
-	} else if o.Rate < 0 {
-		cfg.Rate, cfg.Burst = 0, 0
-	}
-	if o.MaxRetries != 0 {
-		cfg.MaxRetries = o.MaxRetries
-	}
-	if o.MinBackoff != 0 {
-		cfg.MinBackoff = o.MinBackoff
-	}
-	if o.MaxBackoff != 0 {
-		cfg.MaxBackoff = o.MaxBackoff
-	}
-	if o.MaxRetryAfter != 0 {
-		cfg.MaxRetryAfter = o.MaxRetryAfter
-	}
-	if o.Timeout != 0 {
-		cfg.Timeout = o.Timeout
-	}
-	if o.Retryable != nil {
-		cfg.Retryable = o.Retryable
-	}
-	if o.Clock != nil {
-		cfg.Clock = o.Clock
-	}
 }
 
 // Action is the braze action.
@@ -312,32 +281,16 @@ func (a *Action) Execute(ctx context.Context, req *sdk.Request) (*sdk.Response, 
 		label = DefaultExportLabel
 	}
 
-	rc, err := req.Open(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	rd := rows.NewReader(rc, "")
-	defer rd.Close()
-	report := sdk.NewReport()
-	fields, err := rd.Fields()
-	if err != nil {
-		report.Fatal(err.Error())
-		return sdk.FromReport(report), nil
-	}
-	m, ok := newMapper(fields, key, label, a.maxExport)
-	if !ok {
-		return sdk.Fail(errNoIDField), nil
-	}
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	s := &sender{client: a.client, url: a.env.VendorURL("braze", base) + ExportPath, key: apiKey,
-		report: report, cancel: cancel,
-		header: http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + apiKey}}}
-	b := batch.New(batch.Config{MaxItems: MaxObjects, MaxInFlight: a.inFlight}, report, s.send)
-	batch.Pump(ctx, rd, report, b, m.mapRow)
-	return sdk.FromReport(report), nil
+	return rowaction.Execute(ctx, req, rowaction.Options{ReportFieldsError: true}, func(run *rowaction.Run) (*rowaction.Delivery, *sdk.Response, error) {
+		m, ok := newMapper(run.Fields, key, label, a.maxExport)
+		if !ok {
+			return nil, sdk.Fail(errNoIDField), nil
+		}
+		s := &sender{client: a.client, url: a.env.VendorURL("braze", base) + ExportPath, key: apiKey,
+			report: run.Report, stop: run.Stop,
+			header: http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + apiKey}}}
+		return &rowaction.Delivery{Batch: batch.Config{MaxItems: MaxObjects, MaxInFlight: a.inFlight}, Send: s.send, Map: m.mapRow}, nil, nil
+	})
 }
 
 // slot is one member of the attributes object: a constant or a field's value.
@@ -448,7 +401,7 @@ type sender struct {
 	key    string
 	header http.Header
 	report *sdk.Report
-	cancel context.CancelFunc
+	stop   func(reason string) // the report's fatal error; stops the execute
 }
 
 // trackAnswer is Braze's answer: "success" with the refused objects named in errors.
@@ -469,13 +422,12 @@ func (s *sender) send(ctx context.Context, b *batch.Batch) error {
 		Method: http.MethodPost, URL: s.url, Header: s.header, Body: body,
 		Credential: s.key, Secrets: []string{s.key},
 	})
-	s.report.AddRetries(retries(resp, err))
+	s.report.AddRetries(vendorhttp.Retries(resp, err))
 	var se *vendorhttp.StatusError
 	if errors.As(err, &se) && (se.Status == http.StatusUnauthorized || se.Status == http.StatusForbidden) {
 		reason := "Braze refused the API key: " + err.Error()
 		b.FailAll(reason)
-		s.report.Fatal(reason)
-		s.cancel()
+		s.stop(reason)
 		return nil
 	}
 	if err != nil {
@@ -491,15 +443,4 @@ func (s *sender) send(ctx context.Context, b *batch.Batch) error {
 		}
 	}
 	return nil
-}
-
-func retries(resp *vendorhttp.Response, err error) int {
-	if resp != nil {
-		return resp.Retries()
-	}
-	var ve *vendorhttp.Error
-	if errors.As(err, &ve) && ve.Attempts > 1 {
-		return ve.Attempts - 1
-	}
-	return 0
 }

@@ -4,60 +4,18 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/actionhub/actionhub/actions/dropbox"
 	"github.com/actionhub/actionhub/actiontest"
 	dropboxfake "github.com/actionhub/actionhub/internal/fakes/dropbox"
 	"github.com/actionhub/actionhub/internal/hubtest"
+	"github.com/actionhub/actionhub/internal/oauthtest"
 	"github.com/actionhub/actionhub/sdk"
 )
 
 var module = sdk.Module{Name: dropbox.Name, New: dropbox.New}
-
-// stateCatcher is Looker's one-time state URL: it keeps what the hub POSTs.
-type stateCatcher struct {
-	srv  *httptest.Server
-	mu   sync.Mutex
-	body string
-}
-
-func newStateCatcher(t *testing.T) *stateCatcher {
-	c := &stateCatcher{}
-	c.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		c.mu.Lock()
-		c.body = string(b)
-		c.mu.Unlock()
-	}))
-	t.Cleanup(c.srv.Close)
-	return c
-}
-
-func (c *stateCatcher) get() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.body
-}
-
-var browser = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-
-func step(t *testing.T, u string, wantStatus int) *http.Response {
-	t.Helper()
-	resp, err := browser.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != wantStatus {
-		t.Fatalf("GET %s: %d, want %d", u, resp.StatusCode, wantStatus)
-	}
-	return resp
-}
 
 func TestOAuthRoundTripThroughHub(t *testing.T) {
 	for _, encrypt := range []bool{false, true} {
@@ -69,26 +27,26 @@ func TestOAuthRoundTripThroughHub(t *testing.T) {
 				env["ENCRYPT_PAYLOAD_DROPBOX"] = "true"
 			}
 			h := hubtest.New(t, hubtest.Options{Env: env, Actions: []sdk.Module{module}})
-			looker := newStateCatcher(t)
+			looker := oauthtest.NewStateURL(t)
 
 			// 1. no state: the login form
-			form := h.Form(t, "dropbox", map[string]any{"type": "query", "data": map[string]any{"state_url": looker.srv.URL}})
+			form := h.Form(t, "dropbox", map[string]any{"type": "query", "data": map[string]any{"state_url": looker.URL}})
 			if form.Status != 200 || len(form.Fields) != 1 || form.Fields[0].Type != sdk.FieldOAuthLink {
 				t.Fatalf("%d %s", form.Status, form.Body)
 			}
 			// 2. the browser follows the login link to Dropbox, which sends it back to the hub
-			r := step(t, form.Fields[0].OAuthURL, http.StatusFound)
+			r := oauthtest.Step(t, form.Fields[0].OAuthURL, http.StatusFound)
 			authorize := r.Header.Get("Location")
 			if !strings.HasPrefix(authorize, fake.URL+"/oauth2/authorize?response_type=code&client_id=appkey&redirect_uri=") ||
 				!strings.Contains(authorize, "token_access_type=offline") {
 				t.Fatal(authorize)
 			}
-			r = step(t, authorize, http.StatusFound)
+			r = oauthtest.Step(t, authorize, http.StatusFound)
 			back := r.Header.Get("Location")
 			if !strings.HasPrefix(back, h.URL+"/actions/dropbox/oauth_redirect?") {
 				t.Fatal(back)
 			}
-			resp, err := browser.Get(back)
+			resp, err := oauthtest.Browser.Get(back)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -98,7 +56,7 @@ func TestOAuthRoundTripThroughHub(t *testing.T) {
 				t.Fatalf("%d %s", resp.StatusCode, page)
 			}
 			// 3. the hub POSTed the tokens (not the code) to Looker's state URL
-			state := looker.get()
+			state := looker.Last()
 			if encrypt != strings.Contains(state, `"cid"`) || strings.Contains(state, `"code"`) {
 				t.Fatalf("state %s", state)
 			}
@@ -109,7 +67,7 @@ func TestOAuthRoundTripThroughHub(t *testing.T) {
 				}
 			}
 			// 4. Looker sends the state back: the form shows the folders
-			form = h.Form(t, "dropbox", map[string]any{"type": "query", "data": map[string]any{"state_url": looker.srv.URL, "state_json": state}})
+			form = h.Form(t, "dropbox", map[string]any{"type": "query", "data": map[string]any{"state_url": looker.URL, "state_json": state}})
 			if len(form.Fields) != 3 || form.Fields[0].Name != "directory" || len(form.Fields[0].Options) != 2 {
 				t.Fatalf("%s", form.Body)
 			}

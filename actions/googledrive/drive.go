@@ -251,35 +251,6 @@ func NoStateResponse(req *sdk.Request) *sdk.Response {
 	return resp
 }
 
-// statusName maps an HTTP status to the Action API's error code names.
-func statusName(code int) string {
-	switch code {
-	case 400:
-		return "BAD_REQUEST"
-	case 401:
-		return "UNAUTHENTICATED"
-	case 403:
-		return "PERMISSION_DENIED"
-	case 404:
-		return "NOT_FOUND"
-	case 408:
-		return "REQUEST_TIMEOUT"
-	case 409:
-		return "ALREADY_EXISTS"
-	case 413:
-		return "PAYLOAD_TOO_LARGE"
-	case 429:
-		return "RESOURCE_EXHAUSTED"
-	case 502:
-		return "BAD_GATEWAY"
-	case 503:
-		return "UNAVAILABLE"
-	case 504:
-		return "GATEWAY_TIMEOUT"
-	}
-	return "INTERNAL"
-}
-
 // Failure turns an execute error into the response: a lost login resets the state, a cut
 // download says nothing was saved, a Google error carries its message and code in the
 // structured error as the Node action did.
@@ -295,7 +266,7 @@ func (b *Base) Failure(err error, product string) *sdk.Response {
 	case errors.As(err, &se):
 		return sdk.Fail(fmt.Sprintf("Upload aborted, nothing was saved to %s: %s", product, se.Error()))
 	case errors.As(err, &ae):
-		info := sdk.NewErrorInfo(statusName(ae.Code), b.LogPrefix+" "+ae.Error())
+		info := sdk.NewErrorInfo(sdk.StatusName(ae.Code), b.LogPrefix+" "+ae.Error())
 		info.HTTPCode = ae.Code
 		return &sdk.Response{Success: false, Message: ae.Error(), Error: info}
 	}

@@ -5,57 +5,20 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/actionhub/actionhub/actions/googledrive"
 	"github.com/actionhub/actionhub/actiontest"
 	googlefake "github.com/actionhub/actionhub/internal/fakes/google"
 	"github.com/actionhub/actionhub/internal/hubtest"
+	"github.com/actionhub/actionhub/internal/oauthtest"
 	"github.com/actionhub/actionhub/sdk"
 	"github.com/actionhub/actionhub/sdk/actioncrypto"
 )
 
 var module = sdk.Module{Name: googledrive.Name, New: googledrive.New}
-
-var browser = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-
-func follow(t *testing.T, u string) string {
-	t.Helper()
-	resp, err := browser.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusFound {
-		t.Fatalf("GET %s: %d %s", u, resp.StatusCode, b)
-	}
-	return resp.Header.Get("Location")
-}
-
-// looker plays Looker's state URL (v1) and records what reaches it.
-type looker struct {
-	srv  *httptest.Server
-	mu   sync.Mutex
-	body string
-}
-
-func newLooker(t *testing.T) *looker {
-	l := &looker{}
-	l.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		l.mu.Lock()
-		l.body = string(b)
-		l.mu.Unlock()
-	}))
-	t.Cleanup(l.srv.Close)
-	return l
-}
 
 func TestOAuthV2RoundTripThroughHub(t *testing.T) {
 	fake := googlefake.New(t, "cid", "csecret")
@@ -63,23 +26,23 @@ func TestOAuthV2RoundTripThroughHub(t *testing.T) {
 	env := fake.Env()
 	env["ENCRYPT_PAYLOAD"] = "true"
 	h := hubtest.New(t, hubtest.Options{Env: env, Actions: []sdk.Module{module}})
-	lk := newLooker(t)
-	redir := lk.srv.URL + "/action_hub_state_redirect/1234abcd"
+	lk := oauthtest.NewStateURL(t)
+	redir := lk.URL + "/action_hub_state_redirect/1234abcd"
 
 	form := h.Form(t, "google_drive", map[string]any{"type": "query",
-		"data": map[string]any{"state_url": lk.srv.URL + "/state", "state_redir_url": redir}})
+		"data": map[string]any{"state_url": lk.URL + "/state", "state_redir_url": redir}})
 	if form.Status != 200 || len(form.Fields) != 1 || form.Fields[0].Type != sdk.FieldOAuthLinkGoogle {
 		t.Fatalf("%s", form.Body)
 	}
-	consent := follow(t, form.Fields[0].OAuthURL)
+	consent := oauthtest.Follow(t, form.Fields[0].OAuthURL)
 	if !strings.HasPrefix(consent, fake.URL+"/o/oauth2/auth?") {
 		t.Fatal(consent)
 	}
-	back := follow(t, consent)
+	back := oauthtest.Follow(t, consent)
 	if !strings.HasPrefix(back, h.URL+"/actions/google_drive/oauth_redirect?") {
 		t.Fatal(back)
 	}
-	toLooker := follow(t, back)
+	toLooker := oauthtest.Follow(t, back)
 	if !strings.HasPrefix(toLooker, redir+"?state=") {
 		t.Fatal(toLooker)
 	}
@@ -101,7 +64,7 @@ func TestOAuthV2RoundTripThroughHub(t *testing.T) {
 	state := string(bytes.TrimSpace(tok.Body))
 
 	form = h.Form(t, "google_drive", map[string]any{"type": "query",
-		"data": map[string]any{"state_url": lk.srv.URL + "/state", "state_redir_url": redir, "state_json": state}})
+		"data": map[string]any{"state_url": lk.URL + "/state", "state_redir_url": redir, "state_json": state}})
 	if len(form.Fields) != 4 || form.Fields[0].Name != "drive" || len(form.Fields[0].Options) != 2 {
 		t.Fatalf("%s", form.Body)
 	}
@@ -119,10 +82,10 @@ func TestOAuthV2RoundTripThroughHub(t *testing.T) {
 func TestOAuthV1PathThroughHub(t *testing.T) {
 	fake := googlefake.New(t, "cid", "csecret")
 	h := hubtest.New(t, hubtest.Options{Env: fake.Env(), Actions: []sdk.Module{module}})
-	lk := newLooker(t)
-	form := h.Form(t, "google_drive", map[string]any{"type": "query", "data": map[string]any{"state_url": lk.srv.URL + "/state"}})
-	back := follow(t, follow(t, form.Fields[0].OAuthURL))
-	resp, err := browser.Get(back)
+	lk := oauthtest.NewStateURL(t)
+	form := h.Form(t, "google_drive", map[string]any{"type": "query", "data": map[string]any{"state_url": lk.URL + "/state"}})
+	back := oauthtest.Follow(t, oauthtest.Follow(t, form.Fields[0].OAuthURL))
+	resp, err := oauthtest.Browser.Get(back)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,9 +94,7 @@ func TestOAuthV1PathThroughHub(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(page), "close this tab") {
 		t.Fatalf("%d %s", resp.StatusCode, page)
 	}
-	lk.mu.Lock()
-	state := lk.body
-	lk.mu.Unlock()
+	state := lk.Last()
 	var p googledrive.TokenPayload
 	if err := json.Unmarshal([]byte(state), &p); err != nil || p.Tokens["access_token"] == nil || p.Redirect == "" {
 		t.Fatalf("%v %s", err, state)

@@ -3,8 +3,6 @@ package googlesheets_test
 import (
 	"bytes"
 	"encoding/json"
-	"io"
-	"net/http"
 	"net/url"
 	"reflect"
 	"testing"
@@ -14,26 +12,11 @@ import (
 	"github.com/actionhub/actionhub/actiontest"
 	googlefake "github.com/actionhub/actionhub/internal/fakes/google"
 	"github.com/actionhub/actionhub/internal/hubtest"
+	"github.com/actionhub/actionhub/internal/oauthtest"
 	"github.com/actionhub/actionhub/sdk"
 )
 
 var module = sdk.Module{Name: googlesheets.Name, New: googlesheets.New}
-
-var browser = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-
-func follow(t *testing.T, u string) string {
-	t.Helper()
-	resp, err := browser.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusFound {
-		t.Fatalf("GET %s: %d %s", u, resp.StatusCode, b)
-	}
-	return resp.Header.Get("Location")
-}
 
 func TestLoginThenOverwriteThroughHub(t *testing.T) {
 	fake := googlefake.New(t, "cid", "csecret")
@@ -44,12 +27,12 @@ func TestLoginThenOverwriteThroughHub(t *testing.T) {
 	if len(form.Fields) != 1 || form.Fields[0].Type != sdk.FieldOAuthLinkGoogle {
 		t.Fatalf("%s", form.Body)
 	}
-	consent := follow(t, form.Fields[0].OAuthURL)
+	consent := oauthtest.Follow(t, form.Fields[0].OAuthURL)
 	cu, _ := url.Parse(consent)
 	if cu.Query().Get("scope") != googledrive.ScopeSpreadsheets+" "+googledrive.ScopeDrive+" "+googledrive.ScopeEmail {
 		t.Fatal(consent)
 	}
-	toLooker, _ := url.Parse(follow(t, follow(t, consent)))
+	toLooker, _ := url.Parse(oauthtest.Follow(t, oauthtest.Follow(t, consent)))
 	tok := h.Post(t, "/actions/google_sheets/oauth_token", map[string]any{"state": toLooker.Query().Get("state")})
 	if tok.Status != 200 {
 		t.Fatalf("%d %s", tok.Status, tok.Body)

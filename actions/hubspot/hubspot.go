@@ -35,6 +35,7 @@ import (
 
 	"github.com/actionhub/actionhub/sdk"
 	"github.com/actionhub/actionhub/sdk/batch"
+	"github.com/actionhub/actionhub/sdk/rowaction"
 	"github.com/actionhub/actionhub/sdk/rows"
 	"github.com/actionhub/actionhub/sdk/vendorhttp"
 )
@@ -199,45 +200,30 @@ func (a *Action) Execute(ctx context.Context, req *sdk.Request) (*sdk.Response, 
 	if token == "" {
 		return nil, errors.New(`Required setting "Hubspot Access Token" not specified in action settings.`)
 	}
-	rc, err := req.Open(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	rd := rows.NewReader(rc, "")
-	defer rd.Close()
-	fields, err := rd.Fields()
-	if err != nil {
-		return nil, err
-	}
-	// The last tagged field wins, as in Node.
-	idField := ""
-	for _, f := range fields.All() {
-		if f.HasTag(a.Object.Tag) {
-			idField = f.Name
+	return rowaction.Execute(ctx, req, rowaction.Options{}, func(run *rowaction.Run) (*rowaction.Delivery, *sdk.Response, error) {
+		// The last tagged field wins, as in Node.
+		idField := ""
+		for _, f := range run.Fields.All() {
+			if f.HasTag(a.Object.Tag) {
+				idField = f.Name
+			}
 		}
-	}
-	if idField == "" {
-		return sdk.Fail(fmt.Sprintf("Dimension with the %s tag is required", a.Object.Tag)), nil
-	}
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	report := sdk.NewReport()
-	s := &sender{
-		url:    a.BaseURL + "/crm/v3/objects/" + a.Object.Path + "/batch/update",
-		token:  token,
-		report: report,
-		client: vendorhttp.New(vendorhttp.Config{Vendor: "hubspot", Client: a.Env.Client(), Rate: a.Limits.Rate,
-			Burst: a.Limits.Burst, Timeout: a.Limits.Timeout, MaxRetries: a.Limits.MaxRetries,
-			MinBackoff: a.Limits.MinBackoff, Clock: a.Limits.Clock}),
-		stop: func(msg string) { report.Fatal(msg); cancel() },
-	}
-	m := &mapper{idField: idField, hidden: req.HiddenFields(), keys: map[string][]byte{}}
-	b := batch.New(batch.Config{MaxItems: batchSize(req.Param(paramBatchSize)), MaxInFlight: max(1, a.Limits.MaxInFlight)},
-		report, s.send)
-	batch.Pump(ctx, rd, report, b, m.mapRow)
-	return sdk.FromReport(report), nil
+		if idField == "" {
+			return nil, sdk.Fail(fmt.Sprintf("Dimension with the %s tag is required", a.Object.Tag)), nil
+		}
+		s := &sender{
+			url:    a.BaseURL + "/crm/v3/objects/" + a.Object.Path + "/batch/update",
+			token:  token,
+			report: run.Report,
+			client: vendorhttp.New(vendorhttp.Config{Vendor: "hubspot", Client: a.Env.Client(), Rate: a.Limits.Rate,
+				Burst: a.Limits.Burst, Timeout: a.Limits.Timeout, MaxRetries: a.Limits.MaxRetries,
+				MinBackoff: a.Limits.MinBackoff, Clock: a.Limits.Clock}),
+			stop: run.Stop,
+		}
+		m := &mapper{idField: idField, hidden: req.HiddenFields(), keys: map[string][]byte{}}
+		return &rowaction.Delivery{Batch: batch.Config{MaxItems: batchSize(req.Param(paramBatchSize)), MaxInFlight: max(1, a.Limits.MaxInFlight)},
+			Send: s.send, Map: m.mapRow}, nil, nil
+	})
 }
 
 // mapper turns a row into one batch input: {"id":"…","properties":{…}}.
@@ -335,11 +321,7 @@ func (s *sender) send(ctx context.Context, b *batch.Batch) error {
 // retries counts a call's attempts after the first, plus one when the batch is itself a
 // re-send of rows a failed call gave back.
 func retries(b *batch.Batch, resp *vendorhttp.Response, err error) int {
-	n := resp.Retries()
-	var ve *vendorhttp.Error
-	if resp == nil && errors.As(err, &ve) && ve.Attempts > 1 {
-		n = ve.Attempts - 1
-	}
+	n := vendorhttp.Retries(resp, err)
 	if b.Attempt > 0 {
 		n++
 	}

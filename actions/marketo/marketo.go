@@ -37,6 +37,7 @@ import (
 
 	"github.com/actionhub/actionhub/sdk"
 	"github.com/actionhub/actionhub/sdk/batch"
+	"github.com/actionhub/actionhub/sdk/rowaction"
 	"github.com/actionhub/actionhub/sdk/rows"
 	"github.com/actionhub/actionhub/sdk/vendorhttp"
 )
@@ -270,32 +271,17 @@ func (a *Action) Execute(ctx context.Context, req *sdk.Request) (*sdk.Response, 
 	if clientID == "" || secret == "" {
 		return nil, errors.New("The Marketo Client ID and Client Secret settings are required.")
 	}
-	rc, err := req.Open(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	rd := rows.NewReader(rc, "")
-	defer rd.Close()
-	fields, err := rd.Fields()
-	if err != nil {
-		return nil, err
-	}
-	m := newMapper(fields.All(), p.lookup)
-	if m == nil {
-		return nil, errors.New("Marketo Lookup Field for lead not present in query.")
-	}
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	report := sdk.NewReport()
-	c := a.client(base, clientID, secret)
-	s := &sender{client: c, plan: p, report: report, stop: func(msg string) { report.Fatal(msg); cancel() }}
-	envelope := len(`{"action":"createOrUpdate","lookupField":,"input":[]}`) + len(p.quoted) + 64
-	b := batch.New(batch.Config{MaxItems: MaxLeadsPerCall, MaxBytes: MaxPayloadBytes - envelope,
-		MaxInFlight: max(1, a.Limits.MaxInFlight)}, report, s.send)
-	batch.Pump(ctx, rd, report, b, m.mapRow)
-	return sdk.FromReport(report), nil
+	return rowaction.Execute(ctx, req, rowaction.Options{}, func(run *rowaction.Run) (*rowaction.Delivery, *sdk.Response, error) {
+		m := newMapper(run.Fields.All(), p.lookup)
+		if m == nil {
+			return nil, nil, errors.New("Marketo Lookup Field for lead not present in query.")
+		}
+		c := a.client(base, clientID, secret)
+		s := &sender{client: c, plan: p, report: run.Report, stop: run.Stop}
+		envelope := len(`{"action":"createOrUpdate","lookupField":,"input":[]}`) + len(p.quoted) + 64
+		return &rowaction.Delivery{Batch: batch.Config{MaxItems: MaxLeadsPerCall, MaxBytes: MaxPayloadBytes - envelope,
+			MaxInFlight: max(1, a.Limits.MaxInFlight)}, Send: s.send, Map: m.mapRow}, nil, nil
+	})
 }
 
 // mapper turns a row into a lead object.
@@ -460,7 +446,9 @@ type callError struct {
 func (e *callError) Error() string { return e.msg }
 
 // call sends one REST call and decodes its result into out (nil: ignored), renewing the
-// token once if Marketo refuses it. Retries are counted into report.
+// token once if Marketo refuses it. Retries are counted into report. A once call is not
+// re-sent once it may have reached Marketo (a campaign trigger would run the campaign's
+// flow again): see vendorhttp.Request.NoResendAfterWrite.
 func (c *client) call(ctx context.Context, report *sdk.Report, method, path string, body []byte, once bool, out any) error {
 	stale := ""
 	for renew := 0; ; renew++ {
@@ -473,16 +461,11 @@ func (c *client) call(ctx context.Context, report *sdk.Report, method, path stri
 			}
 			return &callError{msg: err.Error(), again: ctx.Err() == nil}
 		}
-		cctx, done := ctx, func() {}
-		if once {
-			cctx, done = sendOnce(ctx)
-		}
-		resp, err := c.http.Do(cctx, &vendorhttp.Request{Method: method, URL: c.base + path, Body: body,
-			Credential: c.credential, Secrets: []string{tok, c.secret},
+		resp, err := c.http.Do(ctx, &vendorhttp.Request{Method: method, URL: c.base + path, Body: body,
+			Credential: c.credential, Secrets: []string{tok, c.secret}, NoResendAfterWrite: once,
 			Header: http.Header{"Authorization": {"Bearer " + tok}, "Content-Type": {"application/json"}}})
-		maybe := once && errors.Is(context.Cause(cctx), errMaybeSent) && ctx.Err() == nil
-		done()
-		report.AddRetries(retriesOf(resp, err))
+		maybe := once && errors.Is(err, vendorhttp.ErrMaybeSent) && ctx.Err() == nil
+		report.AddRetries(vendorhttp.Retries(resp, err))
 		if maybe {
 			return &callError{msg: errMaybeSent.Error(), maybe: true}
 		}
@@ -518,17 +501,6 @@ func (c *client) call(ctx context.Context, report *sdk.Report, method, path stri
 		}
 		return nil
 	}
-}
-
-func retriesOf(resp *vendorhttp.Response, err error) int {
-	if resp != nil {
-		return resp.Retries()
-	}
-	var ve *vendorhttp.Error
-	if errors.As(err, &ve) && ve.Attempts > 1 {
-		return ve.Attempts - 1
-	}
-	return 0
 }
 
 // sender sends the batches of one execute.

@@ -2,16 +2,13 @@ package marketo
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptrace"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 )
 
 // transport adapts Marketo's HTTP conventions to the shared vendor client, so that the
@@ -23,8 +20,9 @@ import (
 //     600, 601 and 602 become 401; the code travels in the X-Marketo-Error header.
 //   - Each attempt takes one of the instance's concurrent-call slots for its duration
 //     (Marketo allows 10 concurrent calls per instance, shared by every integration).
-//   - A call marked send-once (see sendOnce) is not re-sent once it may have reached
-//     Marketo: the call's context is cancelled with errMaybeSent instead.
+//   - A 200 answer whose body cannot be read fails the attempt as a transport error, so
+//     that a send-once call (vendorhttp.Request.NoResendAfterWrite) is not re-sent:
+//     Marketo answered, so it did the work.
 type transport struct {
 	base     http.RoundTripper
 	maxSlots int
@@ -76,15 +74,8 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 			return nil, r.Context().Err()
 		}
 	}
-	g, _ := r.Context().Value(guardKey{}).(*guard)
-	if g != nil {
-		g.wrote.Store(false)
-	}
 	resp, err := t.base.RoundTrip(r)
 	if err != nil {
-		if g != nil && g.wrote.Load() {
-			g.cancel(errMaybeSent)
-		}
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK || strings.HasSuffix(r.URL.Path, "/oauth/token") {
@@ -93,10 +84,7 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	resp.Body.Close()
 	if err != nil {
-		if g != nil {
-			g.cancel(errMaybeSent) // Marketo answered, so it did the work
-		}
-		return nil, err
+		return nil, err // after the request was written: a send-once call stops here
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	resp.ContentLength = int64(len(body))
@@ -133,33 +121,6 @@ func firstErrorCode(body []byte) string {
 	return ""
 }
 
-// errMaybeSent is the cause of a send-once call stopped because the request may have
-// reached Marketo although no answer came.
+// errMaybeSent is the text of a send-once call stopped because the request may have
+// reached Marketo although no answer came (vendorhttp.ErrMaybeSent).
 var errMaybeSent = errors.New("the connection failed after the request was sent: Marketo may have received it")
-
-type guardKey struct{}
-
-// guard follows one send-once call.
-type guard struct {
-	wrote  atomic.Bool
-	cancel context.CancelCauseFunc
-}
-
-// sendOnce returns a context for a call that must not be re-sent once it may have been
-// received (a campaign trigger runs the campaign's flow again). The vendor client retries
-// it only when the request was never completely written (connection refused, 429, 5xx
-// answers); context.Cause(ctx) == errMaybeSent tells that it stopped because of an
-// ambiguous failure. Call the returned function when the call is over.
-func sendOnce(ctx context.Context) (context.Context, func()) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	g := &guard{cancel: cancel}
-	ctx = context.WithValue(ctx, guardKey{}, g)
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		WroteRequest: func(info httptrace.WroteRequestInfo) {
-			if info.Err == nil {
-				g.wrote.Store(true)
-			}
-		},
-	})
-	return ctx, func() { cancel(nil) }
-}

@@ -47,7 +47,7 @@ import (
 
 	"github.com/actionhub/actionhub/sdk"
 	"github.com/actionhub/actionhub/sdk/batch"
-	"github.com/actionhub/actionhub/sdk/rows"
+	"github.com/actionhub/actionhub/sdk/rowaction"
 	"github.com/actionhub/actionhub/sdk/vendorhttp"
 )
 
@@ -177,44 +177,12 @@ func New(env *sdk.Env, opts Options) (*Action, error) {
 	// The limiter counts requests: a full request holds MaxBatchesPerRequest batches, and
 	// a burst of one request keeps any second near the batch rate.
 	cfg := vendorhttp.Config{Vendor: "mparticle", Client: env.Client(), Rate: perSecond / MaxBatchesPerRequest, Burst: 1}
-	mergeHTTP(&cfg, opts.HTTP)
+	cfg = cfg.Override(opts.HTTP)
 	a := &Action{env: env, client: vendorhttp.New(cfg), inFlight: opts.MaxInFlight}
 	if a.inFlight <= 0 {
 		a.inFlight = DefaultMaxInFlight
 	}
 	return a, nil
-}
-
-func mergeHTTP(cfg *vendorhttp.Config, o vendorhttp.Config) {
-	if o.Client != nil {
-		cfg.Client = o.Client
-	}
-	if o.Rate > 0 {
-		cfg.Rate, cfg.Burst = o.Rate, o.Burst
-	} else if o.Rate < 0 {
-		cfg.Rate, cfg.Burst = 0, 0
-	}
-	if o.MaxRetries != 0 {
-		cfg.MaxRetries = o.MaxRetries
-	}
-	if o.MinBackoff != 0 {
-		cfg.MinBackoff = o.MinBackoff
-	}
-	if o.MaxBackoff != 0 {
-		cfg.MaxBackoff = o.MaxBackoff
-	}
-	if o.MaxRetryAfter != 0 {
-		cfg.MaxRetryAfter = o.MaxRetryAfter
-	}
-	if o.Timeout != 0 {
-		cfg.Timeout = o.Timeout
-	}
-	if o.Retryable != nil {
-		cfg.Retryable = o.Retryable
-	}
-	if o.Clock != nil {
-		cfg.Clock = o.Clock
-	}
 }
 
 // Action is the mparticle action.
@@ -298,38 +266,22 @@ func (a *Action) Execute(ctx context.Context, req *sdk.Request) (*sdk.Response, 
 		return nil, sdk.Errorf("Unknown mParticle pod %q: use US1, US2, EU1 or AU1.", req.Params[ParamPod])
 	}
 
-	rc, err := req.Open(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	rd := rows.NewReader(rc, "")
-	defer rd.Close()
-	report := sdk.NewReport()
-	fields, err := rd.Fields()
-	if err != nil {
-		report.Fatal(err.Error())
-		return sdk.FromReport(report), nil
-	}
-	m, err := newMapper(fields, mode == EventData, env)
-	if err != nil {
-		return nil, err
-	}
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(key+":"+secret))
-	s := &sender{client: a.client, url: a.env.VendorURL("mparticle", base) + BulkPath, key: key,
-		secrets: []string{key, secret, auth}, report: report, cancel: cancel,
-		header: http.Header{"Content-Type": {"application/json"}, "Authorization": {auth}}}
-	b := batch.New(batch.Config{
-		MaxItems:     MaxBatchesPerRequest,
-		MaxBytes:     MaxRequestBytes - requestReserve,
-		MaxItemBytes: MaxBatchBytes,
-		MaxInFlight:  a.inFlight,
-	}, report, s.send)
-	batch.Pump(ctx, rd, report, b, m.mapRow)
-	return sdk.FromReport(report), nil
+	return rowaction.Execute(ctx, req, rowaction.Options{ReportFieldsError: true}, func(run *rowaction.Run) (*rowaction.Delivery, *sdk.Response, error) {
+		m, err := newMapper(run.Fields, mode == EventData, env)
+		if err != nil {
+			return nil, nil, err
+		}
+		auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(key+":"+secret))
+		s := &sender{client: a.client, url: a.env.VendorURL("mparticle", base) + BulkPath, key: key,
+			secrets: []string{key, secret, auth}, report: run.Report, stop: run.Stop,
+			header: http.Header{"Content-Type": {"application/json"}, "Authorization": {auth}}}
+		return &rowaction.Delivery{Batch: batch.Config{
+			MaxItems:     MaxBatchesPerRequest,
+			MaxBytes:     MaxRequestBytes - requestReserve,
+			MaxItemBytes: MaxBatchBytes,
+			MaxInFlight:  a.inFlight,
+		}, Send: s.send, Map: m.mapRow}, nil, nil
+	})
 }
 
 // sender posts requests to /v2/bulkevents.
@@ -340,7 +292,7 @@ type sender struct {
 	secrets []string
 	header  http.Header
 	report  *sdk.Report
-	cancel  context.CancelFunc
+	stop    func(reason string) // the report's fatal error; stops the execute
 }
 
 // send posts one request. mParticle answers 202 for the whole request (it reports no
@@ -351,25 +303,13 @@ func (s *sender) send(ctx context.Context, b *batch.Batch) error {
 		Method: http.MethodPost, URL: s.url, Header: s.header, Body: body,
 		Credential: s.key, Secrets: s.secrets,
 	})
-	s.report.AddRetries(retries(resp, err))
+	s.report.AddRetries(vendorhttp.Retries(resp, err))
 	var se *vendorhttp.StatusError
 	if errors.As(err, &se) && (se.Status == http.StatusUnauthorized || se.Status == http.StatusForbidden) {
 		reason := "mParticle refused the API key and secret: " + err.Error()
 		b.FailAll(reason)
-		s.report.Fatal(reason)
-		s.cancel()
+		s.stop(reason)
 		return nil
 	}
 	return err
-}
-
-func retries(resp *vendorhttp.Response, err error) int {
-	if resp != nil {
-		return resp.Retries()
-	}
-	var ve *vendorhttp.Error
-	if errors.As(err, &ve) && ve.Attempts > 1 {
-		return ve.Attempts - 1
-	}
-	return 0
 }

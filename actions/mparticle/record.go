@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/actionhub/actionhub/internal/uuid"
 	"github.com/actionhub/actionhub/sdk"
 	"github.com/actionhub/actionhub/sdk/rows"
 )
@@ -45,7 +46,7 @@ type mapper struct {
 	eventName   string // field of the event name ("" → DefaultEventName)
 	typeTagged  bool   // a field is tagged mp_custom_event_type
 	tail        []byte // `,"schema_version":2,"environment":"…","source_request_id":"`
-	ids         *uuidSource
+	ids         *uuid.Source
 }
 
 // tagOf is the Node action's getTag: the first tag starting with "mp_", or "" (also when
@@ -65,7 +66,7 @@ func tagOf(f *rows.Field) string {
 // newMapper maps the fields (measures, dimensions, then table calculations, as the Node
 // action read them). It returns the Node action's error when no field is an identity.
 func newMapper(f *rows.Fields, event bool, environment string) (*mapper, error) {
-	m := &mapper{event: event, ids: newUUIDSource()}
+	m := &mapper{event: event, ids: uuid.NewSource()}
 	for _, list := range [][]rows.Field{f.Measures, f.Dimensions, f.TableCalculations} {
 		for i := range list {
 			fl := &list[i]
@@ -140,7 +141,7 @@ func (m *mapper) mapRow(dst []byte, r *rows.Row) ([]byte, error) {
 	dst = append(dst, `},"device_info":`...)
 	dst = appendMembers(dst, r, m.deviceInfo)
 	dst = append(dst, m.tail...)
-	dst = m.ids.appendUUID(dst)
+	dst = m.ids.Append(dst)
 	return append(dst, `"}`...), nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/actionhub/actionhub/internal/uuid"
 	"github.com/actionhub/actionhub/sdk/rows"
 )
 
@@ -39,7 +40,7 @@ type mapper struct {
 	contextJSON             []byte
 	ranAtKnown              bool
 	ranAt                   func() (time.Time, bool)
-	ids                     *uuidSource
+	ids                     *uuid.Source
 	missing                 map[string]error
 }
 
@@ -49,7 +50,7 @@ var allowedTags = []string{TagEmail, TagUserID, TagAnonymousID}
 // newMapper prepares the mapping of one execute. msg is set when the query cannot be sent
 // (no identifying field), with the Node hub's text.
 func newMapper(call Call, f *rows.Fields, hidden map[string]bool, event, version string, now time.Time, rd *rows.Reader) (m *mapper, msg string) {
-	m = &mapper{call: call, ids: newUUIDSource(), ranAt: rd.RanAt, missing: map[string]error{}}
+	m = &mapper{call: call, ids: uuid.NewSource(), ranAt: rd.RanAt, missing: map[string]error{}}
 	idNames := map[string]bool{}
 	var emailField string
 	for _, fl := range f.All() {
@@ -135,7 +136,7 @@ func (m *mapper) mapRow(dst []byte, r *rows.Row) ([]byte, error) {
 		}
 	}
 	dst = append(dst, m.head...)
-	dst = m.ids.appendUUID(dst)
+	dst = m.ids.Append(dst)
 	dst = append(dst, '"')
 
 	user := m.idValue(r, m.userID)
@@ -160,7 +161,7 @@ func (m *mapper) mapRow(dst []byte, r *rows.Row) ([]byte, error) {
 		// Identify and track calls need a userId or an anonymousId: Segment's own
 		// libraries make a random anonymousId for rows that have neither.
 		dst = append(dst, '"')
-		dst = m.ids.appendUUID(dst)
+		dst = m.ids.Append(dst)
 		dst = append(dst, '"')
 	default:
 		dst = append(dst, "null"...)

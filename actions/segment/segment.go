@@ -40,7 +40,7 @@ import (
 
 	"github.com/actionhub/actionhub/sdk"
 	"github.com/actionhub/actionhub/sdk/batch"
-	"github.com/actionhub/actionhub/sdk/rows"
+	"github.com/actionhub/actionhub/sdk/rowaction"
 	"github.com/actionhub/actionhub/sdk/vendorhttp"
 )
 
@@ -172,7 +172,7 @@ func New(env *sdk.Env, c Call, opts Options) (sdk.Action, error) {
 		}
 		cfg.Rate, cfg.Burst = r, max(1, int(r/10))
 	}
-	mergeHTTP(&cfg, opts.HTTP)
+	cfg = cfg.Override(opts.HTTP)
 	if opts.MaxInFlight <= 0 {
 		opts.MaxInFlight = DefaultMaxInFlight
 	}
@@ -184,39 +184,6 @@ func New(env *sdk.Env, c Call, opts Options) (sdk.Action, error) {
 		return &TrackAction{Action: a}, nil
 	}
 	return a, nil
-}
-
-// mergeHTTP copies the non-zero fields of o into cfg.
-func mergeHTTP(cfg *vendorhttp.Config, o vendorhttp.Config) {
-	if o.Client != nil {
-		cfg.Client = o.Client
-	}
-	if o.Rate > 0 {
-		cfg.Rate, cfg.Burst = o.Rate, o.Burst
-	} else if o.Rate < 0 { // explicit "no limit"
-		cfg.Rate, cfg.Burst = 0, 0
-	}
-	if o.MaxRetries != 0 {
-		cfg.MaxRetries = o.MaxRetries
-	}
-	if o.MinBackoff != 0 {
-		cfg.MinBackoff = o.MinBackoff
-	}
-	if o.MaxBackoff != 0 {
-		cfg.MaxBackoff = o.MaxBackoff
-	}
-	if o.MaxRetryAfter != 0 {
-		cfg.MaxRetryAfter = o.MaxRetryAfter
-	}
-	if o.Timeout != 0 {
-		cfg.Timeout = o.Timeout
-	}
-	if o.Retryable != nil {
-		cfg.Retryable = o.Retryable
-	}
-	if o.Clock != nil {
-		cfg.Clock = o.Clock
-	}
 }
 
 // Action is segment_event or segment_group (segment_track is TrackAction).
@@ -301,45 +268,28 @@ func (a *Action) Execute(ctx context.Context, req *sdk.Request) (*sdk.Response, 
 			return sdk.Fail(`Segment Track needs the name of the event: fill in the form's "Event" field.`), nil
 		}
 	}
-	rc, err := req.Open(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	rd := rows.NewReader(rc, "")
-	defer rd.Close()
-
-	report := sdk.NewReport()
-	fields, err := rd.Fields()
-	if err != nil {
-		report.Fatal(err.Error())
-		return sdk.FromReport(report), nil
-	}
-	version := a.env.Get("APP_VERSION")
-	if version == "" {
-		version = "dev"
-	}
-	m, msg := newMapper(a.call, fields, req.HiddenFields(), event, version, a.opts.Now(), rd)
-	if msg != "" {
-		return sdk.Fail(msg), nil
-	}
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	s := &sender{client: a.client, url: url, key: writeKey, report: report, cancel: cancel,
-		header: http.Header{
-			"Content-Type":  {"application/json"},
-			"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(writeKey+":"))},
-		}}
-	b := batch.New(batch.Config{
-		MaxItems:      maxItems,
-		MaxBytes:      MaxBatchBytes - envelopeReserve,
-		MaxItemBytes:  MaxMessageBytes,
-		MaxInFlight:   a.opts.MaxInFlight,
-		FlushInterval: flushInterval,
-	}, report, s.send)
-	batch.Pump(ctx, rd, report, b, m.mapRow)
-	return sdk.FromReport(report), nil
+	return rowaction.Execute(ctx, req, rowaction.Options{ReportFieldsError: true}, func(run *rowaction.Run) (*rowaction.Delivery, *sdk.Response, error) {
+		version := a.env.Get("APP_VERSION")
+		if version == "" {
+			version = "dev"
+		}
+		m, msg := newMapper(a.call, run.Fields, req.HiddenFields(), event, version, a.opts.Now(), run.Rows)
+		if msg != "" {
+			return nil, sdk.Fail(msg), nil
+		}
+		s := &sender{client: a.client, url: url, key: writeKey, report: run.Report, stop: run.Stop,
+			header: http.Header{
+				"Content-Type":  {"application/json"},
+				"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(writeKey+":"))},
+			}}
+		return &rowaction.Delivery{Batch: batch.Config{
+			MaxItems:      maxItems,
+			MaxBytes:      MaxBatchBytes - envelopeReserve,
+			MaxItemBytes:  MaxMessageBytes,
+			MaxInFlight:   a.opts.MaxInFlight,
+			FlushInterval: flushInterval,
+		}, Send: s.send, Map: m.mapRow}, nil, nil
+	})
 }
 
 // sender posts batches to /v1/batch.
@@ -349,7 +299,7 @@ type sender struct {
 	key    string
 	header http.Header
 	report *sdk.Report
-	cancel context.CancelFunc
+	stop   func(reason string) // the report's fatal error; stops the execute
 }
 
 // send posts one batch. Segment answers 200 for a whole batch or 400 for a malformed or
@@ -361,29 +311,18 @@ func (s *sender) send(ctx context.Context, b *batch.Batch) error {
 		Method: http.MethodPost, URL: s.url, Header: s.header, Body: body,
 		Credential: s.key, Secrets: []string{s.key, s.header.Get("Authorization")},
 	})
-	s.report.AddRetries(retries(resp, err))
+	s.report.AddRetries(vendorhttp.Retries(resp, err))
 	var se *vendorhttp.StatusError
 	if errors.As(err, &se) && (se.Status == http.StatusUnauthorized || se.Status == http.StatusForbidden) {
 		reason := "Segment refused the write key: " + err.Error()
 		b.FailAll(reason)
-		s.report.Fatal(reason)
-		s.cancel()
+		s.stop(reason)
 		return nil
 	}
 	return err
 }
 
 // retries is the number of retried attempts of a call.
-func retries(resp *vendorhttp.Response, err error) int {
-	if resp != nil {
-		return resp.Retries()
-	}
-	var ve *vendorhttp.Error
-	if errors.As(err, &ve) && ve.Attempts > 1 {
-		return ve.Attempts - 1
-	}
-	return 0
-}
 
 // timeLayout is JavaScript's Date.toISOString: UTC with milliseconds.
 const timeLayout = "2006-01-02T15:04:05.000Z"

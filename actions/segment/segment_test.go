@@ -491,15 +491,3 @@ func TestOversizedMessageRejected(t *testing.T) {
 		t.Fatalf("%+v", snap)
 	}
 }
-
-func TestUUIDs(t *testing.T) {
-	u := newUUIDSource()
-	seen := map[string]bool{}
-	for i := 0; i < 1000; i++ {
-		s := u.String()
-		if !uuidRe.MatchString(s) || seen[s] {
-			t.Fatalf("bad or repeated UUID %q", s)
-		}
-		seen[s] = true
-	}
-}

@@ -237,19 +237,25 @@ func (a *Action) Execute(ctx context.Context, req *sdk.Request) (*sdk.Response, 
 
 	// The data: pushed bytes as they are, a download spooled to a bounded temporary file.
 	maxRaw := (MaxMessageBytes - overhead) / 4 * 3
-	src, err := openSource(ctx, req, maxRaw)
+	limit := maxRaw
+	if req.Attachment != nil && req.Attachment.Data != nil {
+		// Pushed bytes are already in memory: their encoded size is checked below, with
+		// its own text.
+		limit = int64(len(req.Attachment.Data))
+	}
+	src, err := req.OpenSized(ctx, limit)
 	if err != nil {
-		var tl *tooLargeError
+		var tl *sdk.TooLargeError
 		if errors.As(err, &tl) {
-			return sdk.Fail(fmt.Sprintf("Error: the attachment is over %s, more than fits in SendGrid's 30 MB email limit once encoded; send a smaller result or use a storage destination", mb(tl.limit))), nil
+			return sdk.Fail(fmt.Sprintf("Error: the attachment is over %s, more than fits in SendGrid's 30 MB email limit once encoded; send a smaller result or use a storage destination", mb(tl.Limit))), nil
 		}
 		return sdk.Fail("Error: " + err.Error()), nil
 	}
 	defer src.Close()
-	total := overhead + int64(base64.StdEncoding.EncodedLen(int(src.size)))
+	total := overhead + int64(base64.StdEncoding.EncodedLen(int(src.Size())))
 	if total > MaxMessageBytes {
 		return sdk.Fail(fmt.Sprintf("Error: the email would be %s (a %s attachment, base64-encoded), over SendGrid's 30 MB limit; send a smaller result or use a storage destination",
-			mb(total), mb(src.size))), nil
+			mb(total), mb(src.Size()))), nil
 	}
 	key := req.Params["sendgrid_api_key"]
 	endpoint := a.env.VendorURL("sendgrid", DefaultBaseURL) + "/v3/mail/send"

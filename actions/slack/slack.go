@@ -341,12 +341,12 @@ func (c *core) deliver(ctx context.Context, req *sdk.Request, api *slack.Client,
 		}
 		return sdk.OK(""), nil
 	}
-	src, err := openSource(ctx, req, MaxFileBytes)
+	src, err := req.OpenSized(ctx, MaxFileBytes)
 	if err != nil {
 		return c.mapError(err, token), nil
 	}
 	defer src.Close()
-	if src.size == 0 {
+	if src.Size() == 0 {
 		return failure("INVALID_ARGUMENT", logPrefix+" The data is empty (0 bytes); Slack does not take empty files."), nil
 	}
 	fileID, err := c.upload(ctx, api, src, filename)
@@ -379,7 +379,7 @@ func (c *core) deliver(ctx context.Context, req *sdk.Request, api *slack.Client,
 			return c.mapError(err, token), nil
 		}
 	}
-	c.env.Log().Info("slack: file shared", "bytes", src.size, "dm", isUser(channel))
+	c.env.Log().Info("slack: file shared", "bytes", src.Size(), "dm", isUser(channel))
 	return sdk.OK(""), nil
 }
 
@@ -416,15 +416,15 @@ func (c *core) openDM(ctx context.Context, api *slack.Client, user string) (stri
 // upload runs the first two steps of the external upload and returns the file's ID. A
 // rate-limited or failed step starts again from a new upload URL: nothing is shared
 // before files.completeUploadExternal.
-func (c *core) upload(ctx context.Context, api *slack.Client, src *source, filename string) (string, error) {
+func (c *core) upload(ctx context.Context, api *slack.Client, src *sdk.Sized, filename string) (string, error) {
 	var fileID string
-	timeout := uploadBase + time.Duration(src.size/uploadRate)*time.Second
+	timeout := uploadBase + time.Duration(src.Size()/uploadRate)*time.Second
 	err := c.call(ctx, "file upload", true, timeout, func(ctx context.Context) error {
 		var u *slack.GetUploadURLExternalResponse
 		err := c.once(ctx, "files.getUploadURLExternal", c.timeout(), func(ctx context.Context) error {
 			var err error
 			u, err = api.GetUploadURLExternalContext(ctx, slack.GetUploadURLExternalParameters{
-				FileName: filename, FileSize: int(src.size)})
+				FileName: filename, FileSize: int(src.Size())})
 			return err
 		})
 		if err != nil {
@@ -475,7 +475,7 @@ func classify(err error) (string, string) {
 	var rl *rateLimitedError
 	var to *timeoutError
 	var sc slack.StatusCodeError
-	var tl *tooLargeError
+	var tl *sdk.TooLargeError
 	var de *sdk.DownloadError
 	switch {
 	case errors.As(err, &rl):

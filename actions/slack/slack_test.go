@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -385,27 +384,24 @@ func TestEmptyData(t *testing.T) {
 }
 
 // A download is spooled to a file (bounded); over the limit it is refused with Node's text.
+// (sdk's TestOpenSizedDownload checks the spool file is removed on Close.)
 func TestSpoolLimit(t *testing.T) {
 	dl := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write(bytes.Repeat([]byte("x"), 5000))
 	}))
 	defer dl.Close()
 	req := &sdk.Request{Env: &sdk.Env{}, ScheduledPlan: &sdk.ScheduledPlan{DownloadURL: dl.URL}}
-	src, err := openSource(context.Background(), req, 5000)
-	if err != nil || src.size != 5000 || src.file == nil {
+	src, err := req.OpenSized(context.Background(), 5000)
+	if err != nil || src.Size() != 5000 {
 		t.Fatalf("%+v %v", src, err)
 	}
 	b, _ := io.ReadAll(src.Reader())
-	name := src.file.Name()
 	src.Close()
 	if len(b) != 5000 {
 		t.Errorf("read %d", len(b))
 	}
-	if _, err := os.Stat(name); !os.IsNotExist(err) {
-		t.Errorf("spool file left behind: %v", err)
-	}
 	req.ScheduledPlan.DownloadURL = dl.URL
-	_, err = openSource(context.Background(), req, 4999)
+	_, err = req.OpenSized(context.Background(), 4999)
 	code, text := classify(err)
 	if code != "PAYLOAD_TOO_LARGE" || text != "[SLACK] Payload was over 1 GB which is not supported" {
 		t.Errorf("%s %s", code, text)

@@ -1,39 +1,30 @@
 package zapier
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 
-	"github.com/actionhub/actionhub/actions/webhook"
 	fake "github.com/actionhub/actionhub/internal/fakes/webhook"
 	"github.com/actionhub/actionhub/internal/hubtest"
-	"github.com/actionhub/actionhub/internal/netguard"
-	"github.com/actionhub/actionhub/sdk"
+	"github.com/actionhub/actionhub/internal/webhooktest"
 )
 
-// module builds the real action from the hub's environment, with its guarded client
-// pointed at the fake (the policy still comes from the environment).
-func module(f *fake.Server) sdk.Module {
-	return sdk.Module{Name: Name, New: func(env *sdk.Env) (sdk.Action, error) {
-		a, err := New(env)
-		if err != nil {
-			return nil, err
-		}
-		a.(*webhook.Action).Client = netguard.FromEnv(env.Get).Client(f.Rewire)
-		return a, nil
-	}}
-}
+const hookPath = "/hooks/catch/4242/abcdef/"
 
-const (
-	hookPath = "/hooks/catch/4242/abcdef/"
-	hook     = "https://hooks.zapier.com" + hookPath
-)
-
-func TestEndToEnd(t *testing.T) {
-	f := fake.New(t, "hooks.zapier.com")
-	f.Answer = func(w http.ResponseWriter, r *fake.Request) {
+// zapier is the action as its tests see it (Node's test_zapier.ts for the texts).
+var zapier = webhooktest.Case{
+	Name:        Name,
+	New:         New,
+	Hosts:       []string{"hooks.zapier.com"},
+	Hook:        "https://hooks.zapier.com" + hookPath,
+	HookPath:    hookPath,
+	HookSecret:  "abcdef",
+	Label:       "Zapier",
+	Description: "Send data and begin a Zapier zap.",
+	URLLabel:    "Zapier Webhook URL",
+	BadURLs:     []string{"https://evilzapier.com/hooks/catch/1/2/", "https://hooks.zapier.com.evil.io/x"},
+	Answer: func(w http.ResponseWriter, r *fake.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		// The hook's path is its credential: an unknown one is refused, as Zapier does.
 		if r.Path != hookPath {
@@ -42,88 +33,22 @@ func TestEndToEnd(t *testing.T) {
 			return
 		}
 		w.Write([]byte(`{"attempt":"1","id":"2","request_id":"3","status":"success"}`))
-	}
-	h := hubtest.New(t, hubtest.Options{Env: map[string]string{netguard.AllowPrivateVar: "true"}, Actions: []sdk.Module{module(f)}})
-
-	// Listed as the Node hub lists it.
-	list := h.Post(t, "/", nil)
-	var l struct {
-		Integrations []map[string]any `json:"integrations"`
-	}
-	json.Unmarshal(list.Body, &l)
-	if len(l.Integrations) != 1 {
-		t.Fatalf("list: %s", list.Body)
-	}
-	it := l.Integrations[0]
-	if it["label"] != "Zapier" || it["description"] != "Send data and begin a Zapier zap." ||
-		!jsonEq(it["supported_formats"], `["json_detail"]`) || !jsonEq(it["supported_download_settings"], `["url"]`) ||
-		!jsonEq(it["supported_action_types"], `["query"]`) || !jsonEq(it["params"], `[]`) ||
-		!strings.HasPrefix(it["icon_data_uri"].(string), "data:image/svg+xml;base64,") {
-		t.Errorf("list entry: %v", it)
-	}
-
-	// Node test_zapier.ts: the form is the single url field.
-	form := h.Form(t, Name, map[string]any{})
-	if len(form.Fields) != 1 || form.Fields[0].Name != "url" || form.Fields[0].Label != "Zapier Webhook URL" ||
-		!form.Fields[0].Required || form.Fields[0].Type != sdk.FieldString {
-		t.Errorf("form: %s", form.Body)
-	}
-
-	data := `{"fields":{"dimensions":[{"name":"users.email"}]},"data":[{"users.email":{"value":"a@b.c"}}]}`
-	res := h.Execute(t, Name, map[string]any{"type": "query", "form_params": map[string]any{"url": hook},
-		"scheduled_plan": map[string]any{"download_url": h.Download(t, []byte(data))}})
-	if res.Status != 200 || !res.Looker.Success {
-		t.Fatalf("execute: %d %s", res.Status, res.Body)
-	}
-	reqs := f.Requests()
-	if len(reqs) != 1 || string(reqs[0].Body) != data || reqs[0].Path != hookPath {
-		t.Fatalf("received %+v", reqs)
-	}
-	// A deleted hook: the execute fails with Zapier's answer.
-	res = h.Execute(t, Name, map[string]any{"type": "query", "form_params": map[string]any{"url": "https://hooks.zapier.com/hooks/catch/4242/gone/"},
-		"scheduled_plan": map[string]any{"download_url": h.Download(t, []byte(data))}})
-	if res.Status != 200 || res.Looker.Success || !strings.Contains(res.Looker.Message, "Zapier answered HTTP 404 Not Found") ||
-		!strings.Contains(res.Looker.Message, "hook not found") || strings.Contains(res.Looker.Message, "gone") {
-		t.Errorf("deleted hook: %s", res.Body)
-	}
-
-	// A host outside zapier.com is refused before anything is read or sent.
-	for _, u := range []string{"https://evilzapier.com/hooks/catch/1/2/", "https://hooks.zapier.com.evil.io/x"} {
-		res = h.Execute(t, Name, map[string]any{"type": "query", "form_params": map[string]any{"url": u},
-			"scheduled_plan": map[string]any{"download_url": h.Download(t, []byte(data))}})
-		if res.Status != 404 || !strings.Contains(string(res.Body), "Incorrect domain for url.") {
-			t.Errorf("%s: %d %s", u, res.Status, res.Body)
+	},
+	More: func(t *testing.T, h *hubtest.Hub, data []byte) int {
+		// A deleted hook: the execute fails with Zapier's answer.
+		res := webhooktest.Execute(t, h, Name, "https://hooks.zapier.com/hooks/catch/4242/gone/", data)
+		if res.Status != 200 || res.Looker.Success || !strings.Contains(res.Looker.Message, "Zapier answered HTTP 404 Not Found") ||
+			!strings.Contains(res.Looker.Message, "hook not found") || strings.Contains(res.Looker.Message, "gone") {
+			t.Errorf("deleted hook: %s", res.Body)
 		}
-	}
-	res = h.Execute(t, Name, map[string]any{"type": "query", "form_params": map[string]any{},
-		"scheduled_plan": map[string]any{"download_url": h.Download(t, []byte(data))}})
-	if res.Status != 404 || !strings.Contains(string(res.Body), "Missing url.") {
-		t.Errorf("missing url: %d %s", res.Status, res.Body)
-	}
-	if n := len(f.Requests()); n != 2 {
-		t.Errorf("%d requests reached the fake", n)
-	}
+		return 1
+	},
 }
+
+func TestEndToEnd(t *testing.T) { webhooktest.EndToEnd(t, zapier) }
 
 // Without ACTION_HUB_ALLOW_PRIVATE_WEBHOOKS the hub refuses to connect to the loopback
 // fake, although hooks.zapier.com passed the domain check: the guard is at dial time.
-func TestEndToEndLoopbackRefused(t *testing.T) {
-	f := fake.New(t, "hooks.zapier.com")
-	h := hubtest.New(t, hubtest.Options{Actions: []sdk.Module{module(f)}})
-	res := h.Execute(t, Name, map[string]any{"type": "query", "form_params": map[string]any{"url": hook},
-		"scheduled_plan": map[string]any{"download_url": h.Download(t, []byte(`{"data":[]}`))}})
-	if res.Status != 200 || res.Looker.Success || !strings.Contains(res.Looker.Message, "loopback") {
-		t.Fatalf("execute: %d %s", res.Status, res.Body)
-	}
-	if strings.Contains(string(res.Body), "abcdef") {
-		t.Errorf("reply reveals the hook path: %s", res.Body)
-	}
-	if n := len(f.Requests()); n != 0 {
-		t.Errorf("%d requests reached the fake", n)
-	}
-}
+func TestEndToEndLoopbackRefused(t *testing.T) { webhooktest.LoopbackRefused(t, zapier) }
 
-func jsonEq(v any, want string) bool {
-	b, _ := json.Marshal(v)
-	return string(b) == want
-}
+func TestConformance(t *testing.T) { webhooktest.Conformance(t, zapier) }

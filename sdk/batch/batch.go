@@ -25,8 +25,9 @@
 //	}
 //	b.Close(ctx)
 //
-// Memory stays bounded whatever the number of rows: at most MaxInFlight+1 batch buffers
-// exist, and they are reused.
+// Memory stays bounded whatever the number of rows: at most MaxInFlight+1 batches of one
+// Batcher exist at a time, and a process-wide budget (SetMemoryBudget) bounds the bytes of
+// batches in flight across all executes.
 package batch
 
 import (
@@ -234,7 +235,7 @@ type Batcher struct {
 	flushAt  time.Time // when the current batch's timer is due
 
 	sem  chan struct{} // one token per batch in flight
-	free chan *Batch   // reusable batches, at most MaxInFlight+1 exist
+	free chan *Batch   // hand-over of reusable batches (unbuffered: none are kept)
 	wg   sync.WaitGroup
 
 	retryMu      sync.Mutex
@@ -269,7 +270,9 @@ func New(cfg Config, report *sdk.Report, send SendFunc) *Batcher {
 		send:    send,
 		maxItem: maxItem,
 		sem:     make(chan struct{}, cfg.MaxInFlight),
-		free:    make(chan *Batch, cfg.MaxInFlight+1),
+		// No spare batch is kept: a sent batch's memory goes back to the runtime, so idle
+		// executes hold only the batch they fill (many concurrent executes stay bounded).
+		free: make(chan *Batch),
 	}
 	b.cur = &Batch{}
 	if cfg.FlushInterval > 0 {
@@ -350,6 +353,12 @@ func (b *Batcher) flushLocked(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+	held, err := budget.acquire(ctx, 2*int64(cur.bytes))
+	if err != nil {
+		<-b.sem
+		b.cancelled(err)
+		return err
+	}
 	if b.timer != nil {
 		b.timer.Stop()
 	}
@@ -357,7 +366,7 @@ func (b *Batcher) flushLocked(ctx context.Context) error {
 	cur.Seq = b.seq
 	cur.seal()
 	b.wg.Add(1)
-	go b.run(ctx, cur)
+	go b.run(ctx, cur, held)
 	select {
 	case nb := <-b.free:
 		b.cur = nb
@@ -378,7 +387,7 @@ func (b *Batcher) onTimer() {
 }
 
 // run sends one batch and settles its items.
-func (b *Batcher) run(ctx context.Context, bt *Batch) {
+func (b *Batcher) run(ctx context.Context, bt *Batch, held int64) {
 	defer b.wg.Done()
 	err := b.send(ctx, bt)
 	b.settle(ctx, bt, err)
@@ -387,6 +396,7 @@ func (b *Batcher) run(ctx context.Context, bt *Batch) {
 	case b.free <- bt:
 	default:
 	}
+	budget.release(held)
 	<-b.sem
 }
 

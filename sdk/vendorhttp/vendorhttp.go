@@ -76,6 +76,43 @@ type Config struct {
 	Clock Clock
 }
 
+// Override returns c with the non-zero fields of o in place of its own: an action's
+// tuning options (tests, benchmarks) over its production settings. A positive o.Rate
+// replaces Rate and Burst; a negative one turns the rate limit off (Rate and Burst 0).
+// Vendor is kept.
+func (c Config) Override(o Config) Config {
+	if o.Client != nil {
+		c.Client = o.Client
+	}
+	if o.Rate > 0 {
+		c.Rate, c.Burst = o.Rate, o.Burst
+	} else if o.Rate < 0 { // explicit "no limit"
+		c.Rate, c.Burst = 0, 0
+	}
+	if o.MaxRetries != 0 {
+		c.MaxRetries = o.MaxRetries
+	}
+	if o.MinBackoff != 0 {
+		c.MinBackoff = o.MinBackoff
+	}
+	if o.MaxBackoff != 0 {
+		c.MaxBackoff = o.MaxBackoff
+	}
+	if o.MaxRetryAfter != 0 {
+		c.MaxRetryAfter = o.MaxRetryAfter
+	}
+	if o.Timeout != 0 {
+		c.Timeout = o.Timeout
+	}
+	if o.Retryable != nil {
+		c.Retryable = o.Retryable
+	}
+	if o.Clock != nil {
+		c.Clock = o.Clock
+	}
+	return c
+}
+
 // DefaultRetryable is the default Config.Retryable.
 func DefaultRetryable(status int) bool {
 	switch status {

@@ -377,3 +377,26 @@ func TestNoResendAfterWrite(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+func TestConfigOverride(t *testing.T) {
+	hc := &http.Client{}
+	clock := vendorhttptest.NewFakeClock(time.Time{})
+	base := vendorhttp.Config{Vendor: "acme", Rate: 10, Burst: 3, MaxRetries: 4, Timeout: time.Minute}
+	got := base.Override(vendorhttp.Config{Vendor: "other", Client: hc, MaxRetries: -1, MinBackoff: time.Millisecond,
+		MaxBackoff: time.Second, MaxRetryAfter: 2 * time.Second, Timeout: 5 * time.Second, Clock: clock,
+		Retryable: func(int) bool { return false }})
+	if got.Vendor != "acme" || got.Client != hc || got.Rate != 10 || got.Burst != 3 || got.MaxRetries != -1 ||
+		got.MinBackoff != time.Millisecond || got.MaxBackoff != time.Second || got.MaxRetryAfter != 2*time.Second ||
+		got.Timeout != 5*time.Second || got.Clock != clock || got.Retryable == nil || got.Retryable(503) {
+		t.Fatalf("%+v", got)
+	}
+	if got := base.Override(vendorhttp.Config{}); got.Rate != 10 || got.Burst != 3 || got.Timeout != time.Minute || got.Client != nil {
+		t.Fatalf("zero override changed %+v", got)
+	}
+	if got := base.Override(vendorhttp.Config{Rate: 100, Burst: 7}); got.Rate != 100 || got.Burst != 7 {
+		t.Fatalf("%+v", got)
+	}
+	if got := base.Override(vendorhttp.Config{Rate: -1}); got.Rate != 0 || got.Burst != 0 {
+		t.Fatalf("negative rate kept a limit: %+v", got)
+	}
+}

@@ -23,7 +23,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -31,7 +30,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
+
+	"github.com/actionhub/actionhub/internal/fakes/fakeserver"
 )
 
 // MaxObjects is the number of attribute, event and purchase objects one /users/track
@@ -41,32 +41,20 @@ import (
 const MaxObjects = 75
 
 // FaultKind is what the fake does to one request instead of (or after) answering it.
-type FaultKind int
+type FaultKind = fakeserver.FaultKind
 
-// Faults.
+// Faults (see package fakeserver).
 const (
-	// None answers normally.
-	None FaultKind = iota
-	// TooMany answers 429 with the fault's RetryAfter header, committing nothing.
-	TooMany
-	// ServerError answers the fault's Status (500 by default), committing nothing.
-	ServerError
-	// Hang waits for the fault's Delay (or until the client hangs up), commits nothing and
-	// closes the connection without an answer.
-	Hang
-	// DropBeforeCommit closes the connection without storing anything.
-	DropBeforeCommit
-	// DropAfterCommit stores the request, then closes the connection without answering.
-	DropAfterCommit
+	None             = fakeserver.None
+	TooMany          = fakeserver.TooMany
+	ServerError      = fakeserver.ServerError
+	Hang             = fakeserver.Hang
+	DropBeforeCommit = fakeserver.DropBeforeCommit
+	DropAfterCommit  = fakeserver.DropAfterCommit
 )
 
 // Fault is one injected misbehaviour.
-type Fault struct {
-	Kind       FaultKind
-	RetryAfter string
-	Status     int
-	Delay      time.Duration
-}
+type Fault = fakeserver.Fault
 
 // Options configure a Server.
 type Options struct {
@@ -102,22 +90,19 @@ type Server struct {
 	// URL is the base URL (pass it as ACTION_HUB_VENDOR_URL_BRAZE).
 	URL string
 
+	fakeserver.Base
 	opts Options
 	srv  *httptest.Server
 
-	requests  atomic.Int64
 	received  atomic.Int64 // objects received in committed requests, re-sent copies included
 	rejected  atomic.Int64 // objects answered with a non-fatal error
-	faulted   atomic.Int64
 	maxInReq  atomic.Int64
 	inFlight  atomic.Int64
 	peakFlies atomic.Int64
 
-	mu       sync.Mutex
-	faults   []Fault
-	users    map[string]*User
-	problems []string
-	sampled  int
+	mu      sync.Mutex
+	users   map[string]*User
+	sampled int
 }
 
 // New starts a fake, closed when the test ends.
@@ -134,13 +119,6 @@ func New(t testing.TB, opts Options) *Server {
 	s.URL = s.srv.URL
 	t.Cleanup(s.srv.Close)
 	return s
-}
-
-// Inject queues faults: each of the next requests gets the next fault, in arrival order.
-func (s *Server) Inject(faults ...Fault) {
-	s.mu.Lock()
-	s.faults = append(s.faults, faults...)
-	s.mu.Unlock()
 }
 
 // Users returns a copy of the stored users, by identifier value.
@@ -166,17 +144,11 @@ func (s *Server) UserIDs() []string {
 	return ids
 }
 
-// Requests is the number of HTTP requests received, faulted ones included.
-func (s *Server) Requests() int64 { return s.requests.Load() }
-
 // Received is the number of objects in committed requests, re-sent copies included.
 func (s *Server) Received() int64 { return s.received.Load() }
 
 // Rejected is the number of objects answered with a non-fatal error.
 func (s *Server) Rejected() int64 { return s.rejected.Load() }
-
-// Faulted is the number of requests a fault was applied to.
-func (s *Server) Faulted() int64 { return s.faulted.Load() }
 
 // MaxObjectsSeen is the largest number of objects seen in one request.
 func (s *Server) MaxObjectsSeen() int64 { return s.maxInReq.Load() }
@@ -184,46 +156,17 @@ func (s *Server) MaxObjectsSeen() int64 { return s.maxInReq.Load() }
 // PeakConcurrency is the largest number of requests handled at once.
 func (s *Server) PeakConcurrency() int64 { return s.peakFlies.Load() }
 
-// Problems returns what the fake refused: a correct client causes none.
-func (s *Server) Problems() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.problems...)
-}
-
-// PendingFaults is the number of injected faults not yet applied.
-func (s *Server) PendingFaults() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.faults)
-}
-
 func (s *Server) problem(w http.ResponseWriter, status int, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	s.mu.Lock()
-	if len(s.problems) < 100 {
-		s.problems = append(s.problems, msg)
-	}
-	s.mu.Unlock()
+	s.AddProblem(msg)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	b, _ := json.Marshal(map[string]any{"message": msg})
 	w.Write(b)
 }
 
-func (s *Server) nextFault() Fault {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.faults) == 0 {
-		return Fault{}
-	}
-	f := s.faults[0]
-	s.faults = s.faults[1:]
-	return f
-}
-
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	n := s.requests.Add(1)
+	n := s.Arrive()
 	cur := s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
 	for {
@@ -236,41 +179,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, http.StatusNotFound, "%s %s: only POST /users/track exists here", r.Method, r.URL.Path)
 		return
 	}
-	f := s.nextFault()
-	if f.Kind != None {
-		s.faulted.Add(1)
-	}
-	switch f.Kind {
-	case TooMany:
-		if f.RetryAfter != "" {
-			w.Header().Set("Retry-After", f.RetryAfter)
-		}
+	f, answered := s.Before(w, r, fakeserver.Answers{TooMany: func(w http.ResponseWriter, f Fault) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusTooManyRequests)
 		w.Write([]byte(`{"message":"Too Many Requests"}`))
-		return
-	case ServerError:
-		st := f.Status
-		if st == 0 {
-			st = http.StatusInternalServerError
-		}
-		http.Error(w, "injected failure", st)
-		return
-	case Hang:
-		d := f.Delay
-		if d == 0 {
-			d = 10 * time.Second
-		}
-		// Reading the body lets the server notice when the client hangs up.
-		io.Copy(io.Discard, r.Body)
-		select {
-		case <-time.After(d):
-			drop(w) // never an answer: returning would send an empty 200
-		case <-r.Context().Done():
-		}
-		return
-	case DropBeforeCommit:
-		drop(w)
+	}})
+	if answered {
 		return
 	}
 	if r.Header.Get("Authorization") != "Bearer "+s.opts.APIKey {
@@ -305,7 +219,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if s.opts.Light {
-			if q, full := bytes.Count(body, lightMarker), countArray(body, "attributes"); q != full {
+			if q, full := bytes.Count(body, lightMarker), fakeserver.CountMember(body, "attributes"); q != full {
 				s.problem(w, http.StatusBadRequest, "Light mode miscounts: %d objects, %d markers", full, q)
 				return
 			}
@@ -313,7 +227,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		answer = ans
 	}
 	if f.Kind == DropAfterCommit {
-		drop(w)
+		fakeserver.Drop(w)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -334,18 +248,6 @@ func (s *Server) noteSize(n int64) {
 var lightMarker = []byte(`{"_update_existing_only":`)
 
 var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-func drop(w http.ResponseWriter) {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		panic(http.ErrAbortHandler)
-	}
-	conn, _, err := hj.Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler)
-	}
-	conn.Close()
-}
 
 type itemError struct {
 	Type       string `json:"type"`
@@ -462,93 +364,4 @@ func contains(list []string, v string) bool {
 		}
 	}
 	return false
-}
-
-// countArray counts the elements of the top-level member name's array without decoding
-// them, for Light mode. It returns -1 when the member is missing or not an array.
-func countArray(body []byte, name string) int {
-	key := []byte(`"` + name + `":`)
-	i := indexTop(body, key)
-	if i < 0 {
-		return -1
-	}
-	i += len(key)
-	for i < len(body) && (body[i] == ' ' || body[i] == '\n' || body[i] == '\t' || body[i] == '\r') {
-		i++
-	}
-	if i >= len(body) || body[i] != '[' {
-		return -1
-	}
-	depth, count, inStr, seen := 0, 0, false, false
-	for ; i < len(body); i++ {
-		c := body[i]
-		if inStr {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inStr = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inStr = true
-			if depth == 1 {
-				seen = true
-			}
-		case '[', '{':
-			if depth == 1 {
-				seen = true
-			}
-			depth++
-		case ']', '}':
-			depth--
-			if depth == 0 {
-				if seen {
-					count++
-				}
-				return count
-			}
-		case ',':
-			if depth == 1 {
-				count++
-			}
-		case ' ', '\n', '\t', '\r':
-		default:
-			if depth == 1 {
-				seen = true
-			}
-		}
-	}
-	return -1
-}
-
-// indexTop finds key at the top level of a JSON object (depth 1, outside strings).
-func indexTop(body, key []byte) int {
-	depth, inStr := 0, false
-	for i := 0; i < len(body); i++ {
-		c := body[i]
-		if inStr {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inStr = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			if depth == 1 && len(body)-i >= len(key) && string(body[i:i+len(key)]) == string(key) {
-				return i
-			}
-			inStr = true
-		case '{', '[':
-			depth++
-		case '}', ']':
-			depth--
-		}
-	}
-	return -1
 }

@@ -69,14 +69,3 @@ func TestValidation(t *testing.T) {
 		t.Errorf("rejected %d", s.Rejected())
 	}
 }
-
-func TestCountArray(t *testing.T) {
-	for body, want := range map[string]int{
-		`{"attributes":[]}`: 0, `{"attributes":[{"a":"]"},{"b":[1,2]}]}`: 2, `{"x":{"attributes":[1]},"attributes":[1,2,3]}`: 3,
-		`{"events":[]}`: -1, `{"attributes":{}}`: -1,
-	} {
-		if got := countArray([]byte(body), "attributes"); got != want {
-			t.Errorf("%s: %d, want %d", body, got, want)
-		}
-	}
-}

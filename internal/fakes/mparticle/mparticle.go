@@ -31,7 +31,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
+
+	"github.com/actionhub/actionhub/internal/fakes/fakeserver"
 )
 
 // mParticle's documented limits, read with the stricter decimal "KB".
@@ -56,32 +57,20 @@ var Identities = []string{"customerid", "email", "facebook", "google", "microsof
 	"other", "other2", "other3", "other4"}
 
 // FaultKind is what the fake does to one request instead of (or after) answering it.
-type FaultKind int
+type FaultKind = fakeserver.FaultKind
 
-// Faults.
+// Faults (see package fakeserver).
 const (
-	// None answers normally.
-	None FaultKind = iota
-	// TooMany answers 429 with the fault's RetryAfter header, committing nothing.
-	TooMany
-	// ServerError answers the fault's Status (503 by default), committing nothing.
-	ServerError
-	// Hang waits for the fault's Delay (or until the client hangs up), commits nothing and
-	// closes the connection without an answer.
-	Hang
-	// DropBeforeCommit closes the connection without storing anything.
-	DropBeforeCommit
-	// DropAfterCommit stores the request, then closes the connection without answering.
-	DropAfterCommit
+	None             = fakeserver.None
+	TooMany          = fakeserver.TooMany
+	ServerError      = fakeserver.ServerError
+	Hang             = fakeserver.Hang
+	DropBeforeCommit = fakeserver.DropBeforeCommit
+	DropAfterCommit  = fakeserver.DropAfterCommit
 )
 
 // Fault is one injected misbehaviour.
-type Fault struct {
-	Kind       FaultKind
-	RetryAfter string
-	Status     int
-	Delay      time.Duration
-}
+type Fault = fakeserver.Fault
 
 // Options configure a Server.
 type Options struct {
@@ -102,20 +91,17 @@ type Server struct {
 	// URL is the base URL (pass it as ACTION_HUB_VENDOR_URL_MPARTICLE).
 	URL string
 
+	fakeserver.Base
 	opts Options
 	srv  *httptest.Server
 
-	requests   atomic.Int64
 	received   atomic.Int64 // batches in committed requests, duplicates included
 	duplicates atomic.Int64 // batches whose source_request_id was already held
-	faulted    atomic.Int64
 	maxInReq   atomic.Int64
 
-	mu       sync.Mutex
-	faults   []Fault
-	batches  []Batch
-	byID     map[string]int
-	problems []string
+	mu      sync.Mutex
+	batches []Batch
+	byID    map[string]int
 }
 
 // New starts a fake, closed when the test ends.
@@ -134,13 +120,6 @@ func New(t testing.TB, opts Options) *Server {
 	return s
 }
 
-// Inject queues faults: each of the next requests gets the next fault, in arrival order.
-func (s *Server) Inject(faults ...Fault) {
-	s.mu.Lock()
-	s.faults = append(s.faults, faults...)
-	s.mu.Unlock()
-}
-
 // Batches returns the distinct batches held (the first copy of each source_request_id),
 // in arrival order.
 func (s *Server) Batches() []Batch {
@@ -149,9 +128,6 @@ func (s *Server) Batches() []Batch {
 	return append([]Batch(nil), s.batches...)
 }
 
-// Requests is the number of HTTP requests received, faulted ones included.
-func (s *Server) Requests() int64 { return s.requests.Load() }
-
 // Received is the number of batches in committed requests, duplicates included.
 func (s *Server) Received() int64 { return s.received.Load() }
 
@@ -159,90 +135,30 @@ func (s *Server) Received() int64 { return s.received.Load() }
 // mParticle itself would ingest twice.
 func (s *Server) Duplicates() int64 { return s.duplicates.Load() }
 
-// Faulted is the number of requests a fault was applied to.
-func (s *Server) Faulted() int64 { return s.faulted.Load() }
-
 // MaxBatchesSeen is the largest number of batches seen in one request.
 func (s *Server) MaxBatchesSeen() int64 { return s.maxInReq.Load() }
 
-// PendingFaults is the number of injected faults not yet applied.
-func (s *Server) PendingFaults() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.faults)
-}
-
-// Problems returns what the fake refused: a correct client causes none.
-func (s *Server) Problems() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.problems...)
-}
-
 func (s *Server) problem(w http.ResponseWriter, status int, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	s.mu.Lock()
-	if len(s.problems) < 100 {
-		s.problems = append(s.problems, msg)
-	}
-	s.mu.Unlock()
+	s.AddProblem(msg)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	b, _ := json.Marshal(map[string]any{"errors": []map[string]string{{"code": http.StatusText(status), "message": msg}}})
 	w.Write(b)
 }
 
-func (s *Server) nextFault() Fault {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.faults) == 0 {
-		return Fault{}
-	}
-	f := s.faults[0]
-	s.faults = s.faults[1:]
-	return f
-}
-
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	n := s.requests.Add(1)
+	n := s.Arrive()
 	if r.Method != http.MethodPost || r.URL.Path != "/v2/bulkevents" {
 		s.problem(w, http.StatusNotFound, "%s %s: only POST /v2/bulkevents exists here", r.Method, r.URL.Path)
 		return
 	}
-	f := s.nextFault()
-	if f.Kind != None {
-		s.faulted.Add(1)
-	}
-	switch f.Kind {
-	case TooMany:
-		if f.RetryAfter != "" {
-			w.Header().Set("Retry-After", f.RetryAfter)
-		}
-		w.Header().Set("X-MP-Rate-Limit-Exceeded", "app")
-		w.WriteHeader(http.StatusTooManyRequests)
-		return
-	case ServerError:
-		st := f.Status
-		if st == 0 {
-			st = http.StatusServiceUnavailable
-		}
-		http.Error(w, "injected failure", st)
-		return
-	case Hang:
-		d := f.Delay
-		if d == 0 {
-			d = 10 * time.Second
-		}
-		// Reading the body lets the server notice when the client hangs up.
-		io.Copy(io.Discard, r.Body)
-		select {
-		case <-time.After(d):
-			drop(w) // never an answer: returning would send an empty 200
-		case <-r.Context().Done():
-		}
-		return
-	case DropBeforeCommit:
-		drop(w)
+	f, answered := s.Before(w, r, fakeserver.Answers{ServerErrorStatus: http.StatusServiceUnavailable,
+		TooMany: func(w http.ResponseWriter, f Fault) {
+			w.Header().Set("X-MP-Rate-Limit-Exceeded", "app")
+			w.WriteHeader(http.StatusTooManyRequests)
+		}})
+	if answered {
 		return
 	}
 	if !s.authorized(r.Header.Get("Authorization")) {
@@ -276,13 +192,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, status, "%s", msg)
 		return
 	} else if s.opts.Light {
-		if q, full := bytes.Count(body, lightMarker), countTop(body); q != full {
+		if q, full := bytes.Count(body, lightMarker), fakeserver.CountArray(body); q != full {
 			s.problem(w, http.StatusBadRequest, "Light mode miscounts: %d batches, %d markers", full, q)
 			return
 		}
 	}
 	if f.Kind == DropAfterCommit {
-		drop(w)
+		fakeserver.Drop(w)
 		return
 	}
 	w.WriteHeader(http.StatusAccepted)
@@ -301,18 +217,6 @@ func (s *Server) noteSize(n int64) {
 var lightMarker = []byte(`{"events":`)
 
 var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-func drop(w http.ResponseWriter) {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		panic(http.ErrAbortHandler)
-	}
-	conn, _, err := hj.Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler)
-	}
-	conn.Close()
-}
 
 func (s *Server) authorized(h string) bool {
 	const prefix = "Basic "
@@ -436,59 +340,4 @@ func oneOf(s string, list []string) bool {
 		}
 	}
 	return false
-}
-
-// countTop counts the elements of a top-level JSON array without decoding them (Light
-// mode); -1 when the body is not an array.
-func countTop(body []byte) int {
-	i := 0
-	for i < len(body) && (body[i] == ' ' || body[i] == '\n' || body[i] == '\t' || body[i] == '\r') {
-		i++
-	}
-	if i >= len(body) || body[i] != '[' {
-		return -1
-	}
-	depth, count, inStr, seen := 0, 0, false, false
-	for ; i < len(body); i++ {
-		c := body[i]
-		if inStr {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inStr = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inStr = true
-			if depth == 1 {
-				seen = true
-			}
-		case '[', '{':
-			if depth == 1 {
-				seen = true
-			}
-			depth++
-		case ']', '}':
-			depth--
-			if depth == 0 {
-				if seen {
-					count++
-				}
-				return count
-			}
-		case ',':
-			if depth == 1 {
-				count++
-			}
-		case ' ', '\n', '\t', '\r':
-		default:
-			if depth == 1 {
-				seen = true
-			}
-		}
-	}
-	return -1
 }

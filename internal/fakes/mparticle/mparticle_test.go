@@ -56,11 +56,3 @@ func TestValidation(t *testing.T) {
 		t.Errorf("batches %d, duplicates %d, received %d", len(s.Batches()), s.Duplicates(), s.Received())
 	}
 }
-
-func TestCountTop(t *testing.T) {
-	for body, want := range map[string]int{`[]`: 0, ` [{"a":"],"},{}]`: 2, `[1,[2,3],"x"]`: 3, `{}`: -1} {
-		if got := countTop([]byte(body)); got != want {
-			t.Errorf("%s: %d, want %d", body, got, want)
-		}
-	}
-}

@@ -28,6 +28,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/actionhub/actionhub/internal/fakes/fakeserver"
 )
 
 // Segment's documented limits, enforced with the stricter decimal reading of "KB".
@@ -40,36 +42,20 @@ const (
 )
 
 // FaultKind is what the fake does to one request instead of (or after) answering it.
-type FaultKind int
+type FaultKind = fakeserver.FaultKind
 
-// Faults.
+// Faults (see package fakeserver).
 const (
-	// None answers normally.
-	None FaultKind = iota
-	// TooMany answers 429 with the fault's RetryAfter header, committing nothing.
-	TooMany
-	// ServerError answers the fault's Status (500 by default), committing nothing.
-	ServerError
-	// Hang waits for the fault's Delay (or until the client gives up), commits nothing and
-	// closes the connection without an answer.
-	Hang
-	// DropBeforeCommit closes the connection without reading or storing the batch.
-	DropBeforeCommit
-	// DropAfterCommit stores the batch, then closes the connection without answering: the
-	// client cannot know, retries, and the fake's messageId dedupe keeps one copy.
-	DropAfterCommit
+	None             = fakeserver.None
+	TooMany          = fakeserver.TooMany
+	ServerError      = fakeserver.ServerError
+	Hang             = fakeserver.Hang
+	DropBeforeCommit = fakeserver.DropBeforeCommit
+	DropAfterCommit  = fakeserver.DropAfterCommit
 )
 
 // Fault is one injected misbehaviour.
-type Fault struct {
-	Kind FaultKind
-	// RetryAfter is the Retry-After header of TooMany ("" sends none).
-	RetryAfter string
-	// Status is ServerError's status (default 500).
-	Status int
-	// Delay is how long Hang waits (default 10s, cut short when the client hangs up).
-	Delay time.Duration
-}
+type Fault = fakeserver.Fault
 
 // Options configure a Server.
 type Options struct {
@@ -91,19 +77,16 @@ type Server struct {
 	// URL is the base URL (pass it as ACTION_HUB_VENDOR_URL_SEGMENT).
 	URL string
 
+	fakeserver.Base
 	opts Options
 	srv  *httptest.Server
 
-	requests   atomic.Int64 // HTTP requests received
 	received   atomic.Int64 // messages received in valid batches, duplicates included
 	duplicates atomic.Int64 // messages whose messageId was already stored
-	faulted    atomic.Int64 // requests answered with a fault
 
 	mu       sync.Mutex
-	faults   []Fault
 	messages []Message
 	seen     map[string]bool
-	problems []string
 	bodies   int // full validations in Light mode
 }
 
@@ -123,13 +106,6 @@ func New(t testing.TB, opts Options) *Server {
 	return s
 }
 
-// Inject queues faults: each of the next requests gets the next fault, in arrival order.
-func (s *Server) Inject(faults ...Fault) {
-	s.mu.Lock()
-	s.faults = append(s.faults, faults...)
-	s.mu.Unlock()
-}
-
 // Messages returns the accepted messages (one per messageId), in arrival order.
 func (s *Server) Messages() []Message {
 	s.mu.Lock()
@@ -137,97 +113,34 @@ func (s *Server) Messages() []Message {
 	return append([]Message(nil), s.messages...)
 }
 
-// Requests is the number of HTTP requests received, faulted ones included.
-func (s *Server) Requests() int64 { return s.requests.Load() }
-
 // Received is the number of messages in accepted batches, duplicates included.
 func (s *Server) Received() int64 { return s.received.Load() }
 
 // Duplicates is the number of received messages whose messageId was already stored.
 func (s *Server) Duplicates() int64 { return s.duplicates.Load() }
 
-// Faulted is the number of requests a fault was applied to.
-func (s *Server) Faulted() int64 { return s.faulted.Load() }
-
-// PendingFaults is the number of injected faults not yet applied.
-func (s *Server) PendingFaults() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.faults)
-}
-
-// Problems returns what the fake refused (bad auth, oversized or malformed batches): a
-// correct client causes none.
-func (s *Server) Problems() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.problems...)
-}
-
 func (s *Server) problem(w http.ResponseWriter, status int, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	s.mu.Lock()
-	if len(s.problems) < 100 {
-		s.problems = append(s.problems, msg)
-	}
-	s.mu.Unlock()
+	s.AddProblem(msg)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	b, _ := json.Marshal(map[string]any{"success": false, "message": msg})
 	w.Write(b)
 }
 
-func (s *Server) nextFault() Fault {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.faults) == 0 {
-		return Fault{}
-	}
-	f := s.faults[0]
-	s.faults = s.faults[1:]
-	return f
-}
-
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	n := s.requests.Add(1)
+	n := s.Arrive()
 	if r.Method != http.MethodPost || r.URL.Path != "/v1/batch" {
 		s.problem(w, http.StatusNotFound, "%s %s: only POST /v1/batch exists here", r.Method, r.URL.Path)
 		return
 	}
-	f := s.nextFault()
-	if f.Kind != None {
-		s.faulted.Add(1)
-	}
-	switch f.Kind {
-	case TooMany:
+	f, answered := s.Before(w, r, fakeserver.Answers{TooMany: func(w http.ResponseWriter, f Fault) {
 		if f.RetryAfter != "" {
-			w.Header().Set("Retry-After", f.RetryAfter)
 			w.Header().Set("X-RateLimit-Reset", f.RetryAfter)
 		}
 		w.WriteHeader(http.StatusTooManyRequests)
-		return
-	case ServerError:
-		st := f.Status
-		if st == 0 {
-			st = http.StatusInternalServerError
-		}
-		http.Error(w, "injected failure", st)
-		return
-	case Hang:
-		d := f.Delay
-		if d == 0 {
-			d = 10 * time.Second
-		}
-		// Reading the body lets the server notice when the client hangs up.
-		io.Copy(io.Discard, r.Body)
-		select {
-		case <-time.After(d):
-			drop(w) // never an answer: returning would send an empty 200
-		case <-r.Context().Done():
-		}
-		return
-	case DropBeforeCommit:
-		drop(w)
+	}})
+	if answered {
 		return
 	}
 	if !s.authorized(r.Header.Get("Authorization")) {
@@ -259,7 +172,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f.Kind == DropAfterCommit {
-		drop(w)
+		fakeserver.Drop(w)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -270,19 +183,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 var lightMarker = []byte(`{"type":`)
 
 var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// drop closes the client's connection without an answer.
-func drop(w http.ResponseWriter) {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		panic(http.ErrAbortHandler)
-	}
-	conn, _, err := hj.Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler)
-	}
-	conn.Close()
-}
 
 func (s *Server) authorized(h string) bool {
 	const prefix = "Basic "
