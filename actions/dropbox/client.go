@@ -82,11 +82,6 @@ func (e *transportError) Unwrap() error { return e.err }
 // auth reports an invalid or expired access token (HTTP 401).
 func (e *apiError) auth() bool { return e.Status == http.StatusUnauthorized }
 
-// expired reports Dropbox's expired_access_token error.
-func (e *apiError) expired() bool {
-	return e.Status == http.StatusUnauthorized && strings.HasPrefix(e.Summary, "expired_access_token")
-}
-
 func (e *apiError) retryable() bool { return e.Status == http.StatusTooManyRequests || e.Status >= 500 }
 
 // correctOffset extracts correct_offset from an incorrect_offset error of append_v2

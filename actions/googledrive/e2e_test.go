@@ -109,7 +109,7 @@ func TestTokenRouteErrors(t *testing.T) {
 	fake := googlefake.New(t, "cid", "csecret")
 	fake.NoRefreshToken = true
 	h := hubtest.New(t, hubtest.Options{Env: fake.Env(), Actions: []sdk.Module{module}})
-	if r := h.Post(t, "/actions/google_drive/oauth_token", map[string]any{}); r.Status != 500 {
+	if r := h.Post(t, "/actions/google_drive/oauth_token", map[string]any{}); r.Status != 400 {
 		t.Fatalf("missing state: %d %s", r.Status, r.Body)
 	}
 	s2, _ := actioncrypto.New(hubtest.CipherMaster).EncryptJSON(map[string]string{

@@ -237,7 +237,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	status, out, aerr := s.api(r, &call)
 	s.mu.Lock()
 	if late := s.failLate[r.URL.Path]; len(late) > 0 && aerr == nil && status == 0 {
-		status, aerr = late[0], &apiErr{status: late[0], summary: "internal_error/"}
+		aerr = &apiErr{status: late[0], summary: "internal_error/"}
 		s.failLate[r.URL.Path] = late[1:]
 	}
 	if aerr != nil {

@@ -224,10 +224,11 @@ func (s *Server) Object(bucket, name string) ([]byte, string, error) {
 
 // Names lists a bucket's object names.
 func (s *Server) Names(bucket string) ([]string, error) {
-	objs, _, err := s.GCS.ListObjects(bucket, "", "", false)
+	resp, err := s.GCS.ListObjectsWithOptionsPaginated(bucket, fakestorage.ListOptions{})
 	if err != nil {
 		return nil, err
 	}
+	objs := resp.Objects
 	names := make([]string, len(objs))
 	for i, o := range objs {
 		names[i] = o.Name
