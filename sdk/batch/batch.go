@@ -234,9 +234,8 @@ type Batcher struct {
 	timer    *time.Timer
 	flushAt  time.Time // when the current batch's timer is due
 
-	sem  chan struct{} // one token per batch in flight
-	free chan *Batch   // hand-over of reusable batches (unbuffered: none are kept)
-	wg   sync.WaitGroup
+	sem chan struct{} // one token per batch in flight
+	wg  sync.WaitGroup
 
 	retryMu      sync.Mutex
 	retryBuf     []byte
@@ -245,6 +244,10 @@ type Batcher struct {
 	spareItems   []retryItem
 	retryPending atomic.Int64
 }
+
+// batchPool shares sent batches between every Batcher of the process: a busy execute reuses
+// its buffers, idle executes hold none, and the GC empties the pool when memory is needed.
+var batchPool = sync.Pool{New: func() any { return &Batch{} }}
 
 // New returns a Batcher that sends with send and counts outcomes into report.
 // It panics if cfg.MaxItems < 1, a programming error.
@@ -270,9 +273,6 @@ func New(cfg Config, report *sdk.Report, send SendFunc) *Batcher {
 		send:    send,
 		maxItem: maxItem,
 		sem:     make(chan struct{}, cfg.MaxInFlight),
-		// No spare batch is kept: a sent batch's memory goes back to the runtime, so idle
-		// executes hold only the batch they fill (many concurrent executes stay bounded).
-		free: make(chan *Batch),
 	}
 	b.cur = &Batch{}
 	if cfg.FlushInterval > 0 {
@@ -367,12 +367,7 @@ func (b *Batcher) flushLocked(ctx context.Context) error {
 	cur.seal()
 	b.wg.Add(1)
 	go b.run(ctx, cur, held)
-	select {
-	case nb := <-b.free:
-		b.cur = nb
-	default:
-		b.cur = &Batch{}
-	}
+	b.cur = batchPool.Get().(*Batch)
 	return nil
 }
 
@@ -392,10 +387,7 @@ func (b *Batcher) run(ctx context.Context, bt *Batch, held int64) {
 	err := b.send(ctx, bt)
 	b.settle(ctx, bt, err)
 	bt.reset()
-	select {
-	case b.free <- bt:
-	default:
-	}
+	batchPool.Put(bt)
 	budget.release(held)
 	<-b.sem
 }
