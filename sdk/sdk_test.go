@@ -246,3 +246,17 @@ func TestStatusName(t *testing.T) {
 		}
 	}
 }
+
+func TestFileWritten(t *testing.T) {
+	r := sdk.NewReport()
+	r.Unit = "files"
+	r.AddRead(1)
+	resp := sdk.FileWritten(r, "s3://b/k.csv", 1234567)
+	if !resp.Success || resp.Message != "Delivered 1 of 1 files: wrote s3://b/k.csv (1,234,567 bytes)." || r.Snapshot().Bytes != 1234567 {
+		t.Errorf("%v %q", resp.Success, resp.Message)
+	}
+	req := &sdk.Request{FormParams: map[string]string{"format": "csv"}}
+	if req.ContentType() != "text/csv" {
+		t.Errorf("content type %q", req.ContentType())
+	}
+}

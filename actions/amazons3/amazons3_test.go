@@ -106,7 +106,7 @@ func TestContentType(t *testing.T) {
 		{&sdk.Request{FormParams: map[string]string{"format": "wysiwyg_pdf"}}, "application/octet-stream"},
 		{&sdk.Request{FormParams: map[string]string{}}, "application/octet-stream"},
 	} {
-		if got := contentType(c.req); got != c.want {
+		if got := c.req.ContentType(); got != c.want {
 			t.Errorf("contentType(%+v) = %q, want %q", c.req.FormParams, got, c.want)
 		}
 	}

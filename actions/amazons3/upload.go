@@ -6,8 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -65,7 +63,7 @@ func (a *Action) Execute(ctx context.Context, req *sdk.Request) (*sdk.Response, 
 		return stop(rep, err.Error()+"; nothing was written to "+where+".")
 	}
 	defer body.Close()
-	src := &countingReader{r: body}
+	src := &sdk.CountingReader{R: body}
 
 	up := manager.NewUploader(cl, func(u *manager.Uploader) {
 		u.PartSize = PartSize
@@ -76,7 +74,7 @@ func (a *Action) Execute(ctx context.Context, req *sdk.Request) (*sdk.Response, 
 		Bucket:      aws.String(bucket),
 		Key:         aws.String(key),
 		Body:        src,
-		ContentType: aws.String(contentType(req)),
+		ContentType: aws.String(req.ContentType()),
 	})
 	if err != nil {
 		a.abortAfterCancel(ctx, cl, bucket, key, err)
@@ -87,11 +85,7 @@ func (a *Action) Execute(ctx context.Context, req *sdk.Request) (*sdk.Response, 
 		msg := a.describe(ctx, err, s, "write "+where)
 		return stop(rep, strings.TrimSuffix(msg, ".")+"; nothing was written.")
 	}
-	rep.AddBytes(src.n)
-	rep.AddDelivered(1)
-	resp := sdk.FromReport(rep)
-	resp.Message = fmt.Sprintf("%s: wrote %s (%s bytes).", strings.TrimSuffix(resp.Message, "."), where, group(src.n))
-	return resp, nil
+	return sdk.FileWritten(rep, where, src.N), nil
 }
 
 // stop records a fatal error and returns the report's failed response.
@@ -142,55 +136,4 @@ func (a *Action) abortAfterCancel(ctx context.Context, cl *s3.Client, bucket, ke
 	}); err != nil {
 		a.env.Log().Warn("could not abort a multipart upload", "action", a.svc.Name, "bucket", bucket, "error_kind", fmt.Sprintf("%T", err))
 	}
-}
-
-// countingReader counts the bytes read through it.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
-// contentTypes are the MIME types of the extensions Looker renders.
-var contentTypes = map[string]string{
-	"csv":  "text/csv",
-	"txt":  "text/plain; charset=utf-8",
-	"json": "application/json",
-	"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-	"html": "text/html; charset=utf-8",
-	"pdf":  "application/pdf",
-	"png":  "image/png",
-	"zip":  "application/zip",
-	// Looker names the zipped CSV format csv_zip.
-	"csv_zip": "application/zip",
-}
-
-// contentType is the attachment's MIME type, else the one of the data's extension, else
-// application/octet-stream.
-func contentType(req *sdk.Request) string {
-	if req.Attachment != nil && req.Attachment.MimeType != "" {
-		return strings.TrimSuffix(req.Attachment.MimeType, ";base64")
-	}
-	if ct, ok := contentTypes[strings.ToLower(req.Extension())]; ok {
-		return ct
-	}
-	return "application/octet-stream"
-}
-
-// group writes n with thousands separators.
-func group(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"regexp"
@@ -62,8 +61,8 @@ func (a *Action) Execute(ctx context.Context, req *sdk.Request) (*sdk.Response, 
 		return stop(rep, err.Error()+"; nothing was written to "+where+".")
 	}
 	defer body.Close()
-	src := &countingReader{r: body}
-	ct := contentType(req)
+	src := &sdk.CountingReader{R: body}
+	ct := req.ContentType()
 	opts := &azblob.UploadStreamOptions{
 		BlockSize:   BlockSize,
 		Concurrency: Concurrency,
@@ -85,11 +84,7 @@ func (a *Action) Execute(ctx context.Context, req *sdk.Request) (*sdk.Response, 
 		}
 		return stop(rep, strings.TrimSuffix(describe(ctx, err, s, "write "+where), ".")+"; no blob was committed.")
 	}
-	rep.AddBytes(src.n)
-	rep.AddDelivered(1)
-	resp := sdk.FromReport(rep)
-	resp.Message = fmt.Sprintf("%s: wrote %s (%s bytes).", strings.TrimSuffix(resp.Message, "."), where, group(src.n))
-	return resp, nil
+	return sdk.FileWritten(rep, where, src.N), nil
 }
 
 // stop records a fatal error and returns the report's failed response.
@@ -147,54 +142,4 @@ func uniqueName(name string, now time.Time) string {
 		return m[1] + "_" + ms + "." + m[2]
 	}
 	return name + "_" + ms
-}
-
-// countingReader counts the bytes read through it.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
-// contentTypes are the MIME types of the extensions Looker renders.
-var contentTypes = map[string]string{
-	"csv":     "text/csv",
-	"txt":     "text/plain; charset=utf-8",
-	"json":    "application/json",
-	"xlsx":    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-	"html":    "text/html; charset=utf-8",
-	"pdf":     "application/pdf",
-	"png":     "image/png",
-	"zip":     "application/zip",
-	"csv_zip": "application/zip",
-}
-
-// contentType is the attachment's MIME type, else the one of the data's extension, else
-// application/octet-stream.
-func contentType(req *sdk.Request) string {
-	if req.Attachment != nil && req.Attachment.MimeType != "" {
-		return strings.TrimSuffix(req.Attachment.MimeType, ";base64")
-	}
-	if ct, ok := contentTypes[strings.ToLower(req.Extension())]; ok {
-		return ct
-	}
-	return "application/octet-stream"
-}
-
-// group writes n with thousands separators.
-func group(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }

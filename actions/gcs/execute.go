@@ -149,7 +149,7 @@ func (a *Action) Execute(ctx context.Context, req *sdk.Request) (*sdk.Response, 
 	defer cancel()
 	w := cl.Bucket(bucket).Object(name).Retryer(retryOptions(rep)...).NewWriter(wctx)
 	w.ChunkSize = ChunkSize
-	w.ContentType = contentType(req)
+	w.ContentType = req.ContentType()
 	n, err := io.Copy(w, body)
 	if err == nil {
 		err = w.Close()
@@ -164,11 +164,7 @@ func (a *Action) Execute(ctx context.Context, req *sdk.Request) (*sdk.Response, 
 		}
 		return failed(rep, httpCode(err), fmt.Sprintf("could not write %s: %s", where, describe(err, acc)))
 	}
-	rep.AddBytes(n)
-	rep.AddDelivered(1)
-	resp := sdk.FromReport(rep)
-	resp.Message = fmt.Sprintf("%s: wrote %s (%s bytes).", strings.TrimSuffix(resp.Message, "."), where, group(n))
-	return resp, nil
+	return sdk.FileWritten(rep, where, n), nil
 }
 
 // failed records a fatal error and returns the report's failed response with the Node
@@ -179,42 +175,4 @@ func failed(rep *sdk.Report, code int, msg string) (*sdk.Response, error) {
 	resp := sdk.FromReport(rep)
 	resp.Error = sdk.ErrorInfoForHTTP(code, text)
 	return resp, nil
-}
-
-// contentTypes are the MIME types of the extensions Looker renders.
-var contentTypes = map[string]string{
-	"csv":     "text/csv",
-	"txt":     "text/plain; charset=utf-8",
-	"json":    "application/json",
-	"xlsx":    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-	"html":    "text/html; charset=utf-8",
-	"pdf":     "application/pdf",
-	"png":     "image/png",
-	"zip":     "application/zip",
-	"csv_zip": "application/zip",
-}
-
-// contentType is the attachment's MIME type, else the one of the data's extension, else
-// application/octet-stream (the Node hub's only choice for streamed data).
-func contentType(req *sdk.Request) string {
-	if req.Attachment != nil && req.Attachment.MimeType != "" {
-		return strings.TrimSuffix(req.Attachment.MimeType, ";base64")
-	}
-	if ct, ok := contentTypes[strings.ToLower(req.Extension())]; ok {
-		return ct
-	}
-	return "application/octet-stream"
-}
-
-// group writes n with thousands separators.
-func group(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }

@@ -214,7 +214,7 @@ func TestExecuteStreamsResumable(t *testing.T) {
 	res := h.Execute(t, Name, map[string]any{"type": "query", "data": params(sa),
 		"form_params":    map[string]any{"bucket": "alpha", "filename": "big.json", "format": "json_detail"},
 		"scheduled_plan": map[string]any{"download_url": h.Download(t, data)}})
-	if !res.Looker.Success || !strings.Contains(res.Looker.Message, fmt.Sprintf("(%s bytes)", group(int64(len(data))))) {
+	if !res.Looker.Success || !strings.Contains(res.Looker.Message, fmt.Sprintf("(%s bytes)", sdk.Thousands(int64(len(data))))) {
 		t.Fatalf("execute = %d %s", res.Status, res.Body)
 	}
 	got, ct, err := fake.Object("alpha", "big.json")
