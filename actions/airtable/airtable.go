@@ -28,11 +28,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -131,11 +128,11 @@ func New(env *sdk.Env) (*Action, error) {
 		APIURL:  env.VendorURL("airtable_api", DefaultAPIURL),
 		AuthURL: env.VendorURL("airtable_auth", DefaultAuthURL),
 		Limits:  Limits{Rate: DefaultRate, Burst: DefaultBurst, MaxInFlight: DefaultMaxInFlight, MaxRetries: 5, MinBackoff: time.Second}}
-	if s := strings.TrimSpace(env.Get(RateLimitVar)); s != "" {
-		n, err := strconv.ParseFloat(s, 64)
-		if err != nil || n < 0 {
-			return nil, fmt.Errorf("%s must be a number of requests per second, got %q", RateLimitVar, s)
-		}
+	n, set, err := vendorhttp.RateFromEnv(env, RateLimitVar, "requests per second")
+	if err != nil {
+		return nil, err
+	}
+	if set {
 		// a bucket of 1 refilled at n-1 per second lets n through in any second
 		a.Limits.Rate, a.Limits.Burst = max(n-1, n/2), 1
 	}

@@ -143,11 +143,11 @@ func New(env *sdk.Env, opts Options) (*Action, error) {
 		a.maxExport = n
 	}
 	cfg := vendorhttp.Config{Vendor: "braze", Client: env.Client(), Rate: DefaultRate, Burst: DefaultBurst}
-	if v := strings.TrimSpace(env.Get(EnvRateLimit)); v != "" {
-		r, err := strconv.ParseFloat(v, 64)
-		if err != nil || r < 0 {
-			return nil, fmt.Errorf("%s=%q: want a number of requests per second (0 for no limit)", EnvRateLimit, v)
-		}
+	r, set, err := vendorhttp.RateFromEnv(env, EnvRateLimit, "requests per second")
+	if err != nil {
+		return nil, err
+	}
+	if set {
 		cfg.Rate, cfg.Burst = r, max(1, int(r/3))
 	}
 	cfg = cfg.Override(opts.HTTP)

@@ -142,11 +142,11 @@ type Action struct {
 func New(env *sdk.Env, o Object) (*Action, error) {
 	a := &Action{Env: env, Object: o, BaseURL: env.VendorURL("hubspot", DefaultBaseURL), Limits: Limits{MaxInFlight: DefaultMaxInFlight}}
 	a.Limits.Rate, a.Limits.Burst = bucket(DefaultRequestsPer10s)
-	if v := strings.TrimSpace(env.Get(RateLimitVar)); v != "" {
-		n, err := strconv.ParseFloat(v, 64)
-		if err != nil || n < 0 {
-			return nil, fmt.Errorf("%s must be a number of requests per 10 seconds, got %q", RateLimitVar, v)
-		}
+	n, set, err := vendorhttp.RateFromEnv(env, RateLimitVar, "requests per 10 seconds")
+	if err != nil {
+		return nil, err
+	}
+	if set {
 		a.Limits.Rate, a.Limits.Burst = bucket(n)
 	}
 	return a, nil

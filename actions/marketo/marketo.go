@@ -143,11 +143,11 @@ type Action struct {
 func New(env *sdk.Env) (*Action, error) {
 	a := &Action{Env: env, Limits: Limits{Rate: DefaultRate, Burst: DefaultBurst, Concurrency: DefaultConcurrency,
 		MaxInFlight: DefaultMaxInFlight, MaxRetries: 6, MinBackoff: time.Second, MaxBackoff: 20 * time.Second}}
-	if v := strings.TrimSpace(env.Get(RateLimitVar)); v != "" {
-		n, err := strconv.ParseFloat(v, 64)
-		if err != nil || n < 0 {
-			return nil, fmt.Errorf("%s must be a number of calls per 20 seconds, got %q", RateLimitVar, v)
-		}
+	n, set, err := vendorhttp.RateFromEnv(env, RateLimitVar, "calls per 20 seconds")
+	if err != nil {
+		return nil, err
+	}
+	if set {
 		a.Limits.Rate = n / 20 * 0.95
 		a.Limits.Burst = max(1, int(n/20))
 	}

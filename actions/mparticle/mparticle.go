@@ -40,9 +40,7 @@ import (
 	_ "embed"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/actionhub/actionhub/sdk"
@@ -166,13 +164,12 @@ func Module(opts Options) sdk.Module {
 
 // New returns the action. An invalid MPARTICLE_RATE_LIMIT is an error.
 func New(env *sdk.Env, opts Options) (*Action, error) {
-	perSecond := float64(DefaultBatchesPerSecond)
-	if v := strings.TrimSpace(env.Get(EnvRateLimit)); v != "" {
-		r, err := strconv.ParseFloat(v, 64)
-		if err != nil || r < 0 {
-			return nil, fmt.Errorf("%s=%q: want a number of batches per second (0 for no limit)", EnvRateLimit, v)
-		}
-		perSecond = r
+	perSecond, set, err := vendorhttp.RateFromEnv(env, EnvRateLimit, "batches per second")
+	if err != nil {
+		return nil, err
+	}
+	if !set {
+		perSecond = DefaultBatchesPerSecond
 	}
 	// The limiter counts requests: a full request holds MaxBatchesPerRequest batches, and
 	// a burst of one request keeps any second near the batch rate.

@@ -32,9 +32,7 @@ import (
 	_ "embed"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -165,11 +163,11 @@ func (c Call) actionName() string {
 // SEGMENT_RATE_LIMIT is an error.
 func New(env *sdk.Env, c Call, opts Options) (sdk.Action, error) {
 	cfg := vendorhttp.Config{Vendor: "segment", Client: env.Client(), Rate: DefaultRate, Burst: DefaultBurst}
-	if v := strings.TrimSpace(env.Get(EnvRateLimit)); v != "" {
-		r, err := strconv.ParseFloat(v, 64)
-		if err != nil || r < 0 {
-			return nil, fmt.Errorf("%s=%q: want a number of requests per second (0 for no limit)", EnvRateLimit, v)
-		}
+	r, set, err := vendorhttp.RateFromEnv(env, EnvRateLimit, "requests per second")
+	if err != nil {
+		return nil, err
+	}
+	if set {
 		cfg.Rate, cfg.Burst = r, max(1, int(r/10))
 	}
 	cfg = cfg.Override(opts.HTTP)

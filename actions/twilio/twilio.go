@@ -30,7 +30,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/actionhub/actionhub/sdk"
@@ -152,11 +151,11 @@ type client struct {
 
 func newClient(env *sdk.Env, opts Options) (*client, error) {
 	cfg := vendorhttp.Config{Vendor: "twilio", Client: env.Client(), Rate: DefaultRate, Burst: DefaultBurst}
-	if v := strings.TrimSpace(env.Get(EnvRateLimit)); v != "" {
-		r, err := strconv.ParseFloat(v, 64)
-		if err != nil || r < 0 {
-			return nil, fmt.Errorf("%s=%q: want a number of requests per second (0 for no limit)", EnvRateLimit, v)
-		}
+	r, set, err := vendorhttp.RateFromEnv(env, EnvRateLimit, "requests per second")
+	if err != nil {
+		return nil, err
+	}
+	if set {
 		cfg.Rate, cfg.Burst = r, max(1, int(r/2))
 	}
 	o := opts.HTTP
