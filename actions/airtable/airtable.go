@@ -94,19 +94,7 @@ func Module(tune func(*Limits)) sdk.Module {
 }
 
 // Limits tune the delivery. New sets them from the defaults and RateLimitVar.
-type Limits struct {
-	// Rate is the create requests per second per base (0: unlimited), Burst the bucket.
-	Rate  float64
-	Burst int
-	// MaxInFlight is the create requests one execute sends at once.
-	MaxInFlight int
-	// Timeout bounds each attempt; MaxRetries and MinBackoff are the vendor client's.
-	Timeout    time.Duration
-	MaxRetries int
-	MinBackoff time.Duration
-	// Clock is the time source of waits; nil is the real clock.
-	Clock vendorhttp.Clock
-}
+type Limits = vendorhttp.Limits
 
 // Action is the airtable action.
 type Action struct {
@@ -164,8 +152,7 @@ func (a *Action) apiClient() *vendorhttp.Client {
 		rt = http.DefaultTransport
 	}
 	hc := &http.Client{Transport: &transport{base: rt}, CheckRedirect: base.CheckRedirect, Jar: base.Jar}
-	return vendorhttp.New(vendorhttp.Config{Vendor: "airtable", Client: hc, Rate: a.Limits.Rate, Burst: a.Limits.Burst,
-		Timeout: a.Limits.Timeout, MaxRetries: a.Limits.MaxRetries, MinBackoff: a.Limits.MinBackoff, Clock: a.Limits.Clock})
+	return vendorhttp.New(a.Limits.Config("airtable", hc))
 }
 
 // Form asks for the base and table once the login works (checked by listing the user's

@@ -31,7 +31,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/actionhub/actionhub/sdk"
 	"github.com/actionhub/actionhub/sdk/batch"
@@ -112,21 +111,7 @@ func Module(o Object, tune func(*Limits)) sdk.Module {
 }
 
 // Limits tune the delivery. New sets them from the defaults and RateLimitVar.
-type Limits struct {
-	// Rate is the requests per second allowed per access token (0: unlimited), Burst the
-	// size of the token bucket.
-	Rate  float64
-	Burst int
-	// MaxInFlight is the number of batches sent at once.
-	MaxInFlight int
-	// Timeout bounds each request; MaxRetries and MinBackoff are the vendor client's
-	// (zero values: vendorhttp's defaults).
-	Timeout    time.Duration
-	MaxRetries int
-	MinBackoff time.Duration
-	// Clock is the time source of waits; nil is the real clock (tests use a fake one).
-	Clock vendorhttp.Clock
-}
+type Limits = vendorhttp.Limits
 
 // Action is hubspot_contacts or hubspot_companies.
 type Action struct {
@@ -215,10 +200,8 @@ func (a *Action) Execute(ctx context.Context, req *sdk.Request) (*sdk.Response, 
 			url:    a.BaseURL + "/crm/v3/objects/" + a.Object.Path + "/batch/update",
 			token:  token,
 			report: run.Report,
-			client: vendorhttp.New(vendorhttp.Config{Vendor: "hubspot", Client: a.Env.Client(), Rate: a.Limits.Rate,
-				Burst: a.Limits.Burst, Timeout: a.Limits.Timeout, MaxRetries: a.Limits.MaxRetries,
-				MinBackoff: a.Limits.MinBackoff, Clock: a.Limits.Clock}),
-			stop: run.Stop,
+			client: vendorhttp.New(a.Limits.Config("hubspot", a.Env.Client())),
+			stop:   run.Stop,
 		}
 		m := &mapper{idField: idField, hidden: req.HiddenFields(), keys: map[string][]byte{}}
 		return &rowaction.Delivery{Batch: batch.Config{MaxItems: batchSize(req.Param(paramBatchSize)), MaxInFlight: max(1, a.Limits.MaxInFlight)},

@@ -117,20 +117,9 @@ func Module(tune func(*Limits)) sdk.Module {
 
 // Limits tune the delivery. New sets them from the defaults and RateLimitVar.
 type Limits struct {
-	// Rate is the calls per second per instance (0: unlimited), Burst the bucket size.
-	Rate  float64
-	Burst int
+	vendorhttp.Limits
 	// Concurrency caps the calls in progress per instance in this process (0: no cap).
 	Concurrency int
-	// MaxInFlight is the batches one execute sends at once.
-	MaxInFlight int
-	// Timeout bounds each attempt; MaxRetries, MinBackoff and MaxBackoff are the vendor
-	// client's (zero: vendorhttp's defaults).
-	Timeout                time.Duration
-	MaxRetries             int
-	MinBackoff, MaxBackoff time.Duration
-	// Clock is the time source of waits; nil is the real clock.
-	Clock vendorhttp.Clock
 }
 
 // Action is the marketo action.
@@ -141,8 +130,8 @@ type Action struct {
 
 // New returns the action. RateLimitVar, when set, replaces the default rate.
 func New(env *sdk.Env) (*Action, error) {
-	a := &Action{Env: env, Limits: Limits{Rate: DefaultRate, Burst: DefaultBurst, Concurrency: DefaultConcurrency,
-		MaxInFlight: DefaultMaxInFlight, MaxRetries: 6, MinBackoff: time.Second, MaxBackoff: 20 * time.Second}}
+	a := &Action{Env: env, Limits: Limits{Concurrency: DefaultConcurrency, Limits: vendorhttp.Limits{Rate: DefaultRate,
+		Burst: DefaultBurst, MaxInFlight: DefaultMaxInFlight, MaxRetries: 6, MinBackoff: time.Second, MaxBackoff: 20 * time.Second}}}
 	n, set, err := vendorhttp.RateFromEnv(env, RateLimitVar, "calls per 20 seconds")
 	if err != nil {
 		return nil, err
@@ -369,10 +358,11 @@ func (a *Action) client(base, clientID, secret string) *client {
 	if clock == nil {
 		clock = vendorhttp.RealClock{}
 	}
-	cfg := vendorhttp.Config{Vendor: "marketo", Client: hc, Timeout: a.Limits.Timeout, MaxRetries: a.Limits.MaxRetries,
-		MinBackoff: a.Limits.MinBackoff, MaxBackoff: a.Limits.MaxBackoff, Clock: a.Limits.Clock}
-	identity := vendorhttp.New(cfg)
-	cfg.Rate, cfg.Burst = a.Limits.Rate, a.Limits.Burst
+	cfg := a.Limits.Config("marketo", hc)
+	// the identity service is not paced by the REST API's bucket
+	idCfg := cfg
+	idCfg.Rate, idCfg.Burst = 0, 0
+	identity := vendorhttp.New(idCfg)
 	return &client{base: base, clientID: clientID, secret: secret, credential: base, clock: clock,
 		http: vendorhttp.New(cfg), identity: identity}
 }

@@ -158,33 +158,7 @@ func newClient(env *sdk.Env, opts Options) (*client, error) {
 	if set {
 		cfg.Rate, cfg.Burst = r, max(1, int(r/2))
 	}
-	o := opts.HTTP
-	if o.Client != nil {
-		cfg.Client = o.Client
-	}
-	if o.Rate > 0 {
-		cfg.Rate, cfg.Burst = o.Rate, o.Burst
-	} else if o.Rate < 0 {
-		cfg.Rate, cfg.Burst = 0, 0
-	}
-	if o.MaxRetries != 0 {
-		cfg.MaxRetries = o.MaxRetries
-	}
-	if o.MinBackoff != 0 {
-		cfg.MinBackoff = o.MinBackoff
-	}
-	if o.MaxBackoff != 0 {
-		cfg.MaxBackoff = o.MaxBackoff
-	}
-	if o.MaxRetryAfter != 0 {
-		cfg.MaxRetryAfter = o.MaxRetryAfter
-	}
-	if o.Timeout != 0 {
-		cfg.Timeout = o.Timeout
-	}
-	if o.Clock != nil {
-		cfg.Clock = o.Clock
-	}
+	cfg = cfg.Override(opts.HTTP)
 	return &client{http: vendorhttp.New(cfg), base: env.VendorURL("twilio", DefaultBaseURL)}, nil
 }
 

@@ -24,7 +24,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"sort"
 	"strings"
 	"sync"
@@ -92,7 +91,6 @@ type Server struct {
 
 	fakeserver.Base
 	opts Options
-	srv  *httptest.Server
 
 	received  atomic.Int64 // objects received in committed requests, re-sent copies included
 	rejected  atomic.Int64 // objects answered with a non-fatal error
@@ -111,13 +109,8 @@ func New(t testing.TB, opts Options) *Server {
 	if opts.APIKey == "" {
 		t.Fatal("brazefake: Options.APIKey is required")
 	}
-	if opts.SampleEvery <= 0 {
-		opts.SampleEvery = 50
-	}
 	s := &Server{opts: opts, users: map[string]*User{}}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	s.URL = s.srv.URL
-	t.Cleanup(s.srv.Close)
+	s.URL = fakeserver.Start(t, s.serve)
 	return s
 }
 
@@ -158,23 +151,14 @@ func (s *Server) PeakConcurrency() int64 { return s.peakFlies.Load() }
 
 func (s *Server) problem(w http.ResponseWriter, status int, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	s.AddProblem(msg)
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	b, _ := json.Marshal(map[string]any{"message": msg})
-	w.Write(b)
+	s.Problem(w, status, msg, map[string]any{"message": msg})
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	n := s.Arrive()
 	cur := s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
-	for {
-		p := s.peakFlies.Load()
-		if cur <= p || s.peakFlies.CompareAndSwap(p, cur) {
-			break
-		}
-	}
+	fakeserver.StoreMax(&s.peakFlies, cur)
 	if r.Method != http.MethodPost || r.URL.Path != "/users/track" {
 		s.problem(w, http.StatusNotFound, "%s %s: only POST /users/track exists here", r.Method, r.URL.Path)
 		return
@@ -195,15 +179,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, http.StatusBadRequest, "Content-Type %q is not application/json", ct)
 		return
 	}
-	buf := bodyPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer bodyPool.Put(buf)
-	if _, err := buf.ReadFrom(r.Body); err != nil {
+	body, release, ok := fakeserver.ReadBody(r, 0)
+	if !ok {
 		return
 	}
-	body := buf.Bytes()
+	defer release()
 	var answer []byte
-	if s.opts.Light && n%int64(s.opts.SampleEvery) != 1 {
+	if s.opts.Light && !fakeserver.Sampled(n, s.opts.SampleEvery) {
 		cnt := bytes.Count(body, lightMarker)
 		if cnt < 1 || cnt > MaxObjects {
 			s.problem(w, http.StatusBadRequest, "%d objects: 1 to %d allowed", cnt, MaxObjects)
@@ -235,19 +217,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	w.Write(answer)
 }
 
-func (s *Server) noteSize(n int64) {
-	for {
-		m := s.maxInReq.Load()
-		if n <= m || s.maxInReq.CompareAndSwap(m, n) {
-			return
-		}
-	}
-}
+func (s *Server) noteSize(n int64) { fakeserver.StoreMax(&s.maxInReq, n) }
 
 // lightMarker starts every object the braze action writes: Light mode counts it.
 var lightMarker = []byte(`{"_update_existing_only":`)
-
-var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 type itemError struct {
 	Type       string `json:"type"`

@@ -12,8 +12,6 @@
 package dropboxfake
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -26,6 +24,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/actionhub/actionhub/internal/fakes/fakeserver"
+	"github.com/actionhub/actionhub/internal/fakes/oauthfake"
 )
 
 // MaxUploadBody is files/upload's limit (150 MB).
@@ -52,25 +53,21 @@ type Server struct {
 	t        testing.TB
 	srv      *httptest.Server
 	mu       sync.Mutex
-	codes    map[string]string // code -> redirect_uri
-	access   map[string]time.Time
-	refresh  map[string]bool
+	tokens   oauthfake.Tokens
 	folders  map[string]string // lower path -> display path
 	files    map[string][]byte // lower path -> content
 	display  map[string]string // lower path -> display path
 	sessions map[string][]byte
 	calls    []Call
-	failNext map[string][]int
-	failLate map[string][]int
-	authArgs []url.Values
+	failNext fakeserver.Statuses // by path
+	failLate fakeserver.Statuses
 }
 
 // New starts a fake for the app key and secret, closed at the end of the test.
 func New(t testing.TB, appKey, appSecret string) *Server {
 	s := &Server{AppKey: appKey, AppSecret: appSecret, TokenTTL: 4 * time.Hour, t: t,
-		codes: map[string]string{}, access: map[string]time.Time{}, refresh: map[string]bool{},
 		folders: map[string]string{}, files: map[string][]byte{}, display: map[string]string{},
-		sessions: map[string][]byte{}, failNext: map[string][]int{}, failLate: map[string][]int{}}
+		sessions: map[string][]byte{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
 	t.Cleanup(s.srv.Close)
@@ -86,11 +83,7 @@ func (s *Server) Env() map[string]string {
 	}
 }
 
-func randID(prefix string) string {
-	b := make([]byte, 12)
-	_, _ = rand.Read(b)
-	return prefix + hex.EncodeToString(b)
-}
+func randID(prefix string) string { return oauthfake.NewID(prefix, 12) }
 
 // AddFolder creates a folder (and its parents), e.g. "/Reports/2024".
 func (s *Server) AddFolder(p string) {
@@ -105,60 +98,44 @@ func (s *Server) AddFolder(p string) {
 
 // IssueTokens returns a valid access token and refresh token, as after a login.
 func (s *Server) IssueTokens() (accessToken, refreshToken string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	a, r := randID("sl.a"), randID("r")
-	s.access[a] = time.Now().Add(s.TokenTTL)
-	s.refresh[r] = true
+	s.tokens.AddAccess(a, time.Now().Add(s.TokenTTL), oauthfake.Login{})
+	s.tokens.AddRefresh(r, oauthfake.Login{})
 	return a, r
 }
 
 // IssueCode returns an authorization code for redirectURI, as the authorize page does.
 func (s *Server) IssueCode(redirectURI string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	c := randID("code")
-	s.codes[c] = redirectURI
+	s.tokens.AddCode(c, redirectURI, oauthfake.Login{})
 	return c
 }
 
 // AddCode registers a known authorization code (for state written by older hubs).
 func (s *Server) AddCode(code, redirectURI string) {
-	s.mu.Lock()
-	s.codes[code] = redirectURI
-	s.mu.Unlock()
+	s.tokens.AddCode(code, redirectURI, oauthfake.Login{})
 }
 
 // ExpireAccessTokens makes every issued access token expired.
 func (s *Server) ExpireAccessTokens() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k := range s.access {
-		s.access[k] = time.Now().Add(-time.Second)
-	}
+	s.tokens.ExpireAccess()
 }
 
 // RevokeRefreshTokens makes every refresh token invalid (invalid_grant).
 func (s *Server) RevokeRefreshTokens() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.refresh = map[string]bool{}
+	s.tokens.RevokeRefresh()
 }
 
 // FailNext makes the next calls to path (e.g. "/2/files/upload_session/append_v2") answer
 // the given statuses without doing anything.
 func (s *Server) FailNext(path string, statuses ...int) {
-	s.mu.Lock()
-	s.failNext[path] = append(s.failNext[path], statuses...)
-	s.mu.Unlock()
+	s.failNext.Push(path, statuses...)
 }
 
 // FailAfter makes the next calls to path do their work and then answer the given
 // statuses, as when a response is lost after Dropbox processed the request.
 func (s *Server) FailAfter(path string, statuses ...int) {
-	s.mu.Lock()
-	s.failLate[path] = append(s.failLate[path], statuses...)
-	s.mu.Unlock()
+	s.failLate.Push(path, statuses...)
 }
 
 // File returns a committed file's content.
@@ -203,9 +180,7 @@ func (s *Server) Calls(path string) []Call {
 
 // AuthorizeRequests returns the query strings the authorize page received.
 func (s *Server) AuthorizeRequests() []url.Values {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]url.Values(nil), s.authArgs...)
+	return s.tokens.AuthorizeRequests()
 }
 
 type apiErr struct {
@@ -235,11 +210,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	call := Call{Path: r.URL.Path}
 	status, out, aerr := s.api(r, &call)
-	s.mu.Lock()
-	if late := s.failLate[r.URL.Path]; len(late) > 0 && aerr == nil && status == 0 {
-		aerr = &apiErr{status: late[0], summary: "internal_error/"}
-		s.failLate[r.URL.Path] = late[1:]
+	if aerr == nil && status == 0 {
+		if st := s.failLate.Pop(r.URL.Path); st != 0 {
+			aerr = &apiErr{status: st, summary: "internal_error/"}
+		}
 	}
+	s.mu.Lock()
 	if aerr != nil {
 		call.Status = aerr.status
 	} else {
@@ -264,30 +240,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	s.mu.Lock()
-	s.authArgs = append(s.authArgs, q)
-	s.mu.Unlock()
-	if q.Get("response_type") != "code" || q.Get("client_id") != s.AppKey || q.Get("redirect_uri") == "" {
-		http.Error(w, "invalid authorize request", http.StatusBadRequest)
-		return
-	}
-	code := s.IssueCode(q.Get("redirect_uri"))
-	u, err := url.Parse(q.Get("redirect_uri"))
-	if err != nil {
-		http.Error(w, "bad redirect_uri", http.StatusBadRequest)
-		return
-	}
-	v := u.Query()
-	v.Set("code", code)
-	v.Set("state", q.Get("state"))
-	u.RawQuery = v.Encode()
-	http.Redirect(w, r, u.String(), http.StatusFound)
+	s.tokens.Authorize(w, r, oauthfake.Page{ClientID: s.AppKey, Refusal: "invalid authorize request",
+		Issue: func(q url.Values) string { return s.IssueCode(q.Get("redirect_uri")) }})
 }
 
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	oauthErr := func(status int, code, desc string) {
-		writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+		writeJSON(w, status, oauthfake.Error(code, desc))
 	}
 	if r.Method != http.MethodPost {
 		oauthErr(http.StatusBadRequest, "invalid_request", "POST required")
@@ -306,33 +265,30 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		oauthErr(http.StatusBadRequest, "invalid_request", "bad form")
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	switch r.PostForm.Get("grant_type") {
 	case "authorization_code":
-		redirect, ok := s.codes[r.PostForm.Get("code")]
+		redirect, _, ok := s.tokens.RedeemCode(r.PostForm.Get("code"))
 		if !ok {
 			oauthErr(http.StatusBadRequest, "invalid_grant", "code doesn't exist or has expired")
 			return
 		}
-		delete(s.codes, r.PostForm.Get("code"))
 		if redirect != r.PostForm.Get("redirect_uri") {
 			oauthErr(http.StatusBadRequest, "invalid_grant", "redirect_uri mismatch")
 			return
 		}
 		a, rt := randID("sl.a"), randID("r")
-		s.access[a] = time.Now().Add(s.TokenTTL)
-		s.refresh[rt] = true
+		s.tokens.AddAccess(a, time.Now().Add(s.TokenTTL), oauthfake.Login{})
+		s.tokens.AddRefresh(rt, oauthfake.Login{})
 		writeJSON(w, http.StatusOK, map[string]any{"access_token": a, "token_type": "bearer",
 			"expires_in": int(s.TokenTTL.Seconds()), "refresh_token": rt, "scope": "files.content.write",
 			"uid": "12345", "account_id": "dbid:fake"})
 	case "refresh_token":
-		if !s.refresh[r.PostForm.Get("refresh_token")] {
+		if _, ok := s.tokens.Refresh(r.PostForm.Get("refresh_token")); !ok {
 			oauthErr(http.StatusBadRequest, "invalid_grant", "refresh token is invalid or revoked")
 			return
 		}
 		a := randID("sl.a")
-		s.access[a] = time.Now().Add(s.TokenTTL)
+		s.tokens.AddAccess(a, time.Now().Add(s.TokenTTL), oauthfake.Login{})
 		writeJSON(w, http.StatusOK, map[string]any{"access_token": a, "token_type": "bearer",
 			"expires_in": int(s.TokenTTL.Seconds())})
 	default:
@@ -342,17 +298,11 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 
 // api handles a /2/ call. status 0 with a nil error means 200 with out.
 func (s *Server) api(r *http.Request, call *Call) (int, any, *apiErr) {
-	s.mu.Lock()
-	if f := s.failNext[r.URL.Path]; len(f) > 0 {
-		s.failNext[r.URL.Path] = f[1:]
-		s.mu.Unlock()
-		return 0, nil, &apiErr{status: f[0], summary: "too_many_requests/", err: map[string]any{".tag": "too_many_requests"}}
+	if st := s.failNext.Pop(r.URL.Path); st != 0 {
+		return 0, nil, &apiErr{status: st, summary: "too_many_requests/", err: map[string]any{".tag": "too_many_requests"}}
 	}
-	s.mu.Unlock()
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	s.mu.Lock()
-	exp, known := s.access[tok]
-	s.mu.Unlock()
+	_, exp, known := s.tokens.Access(tok)
 	switch {
 	case !ok || !known:
 		return 0, nil, &apiErr{status: 401, summary: "invalid_access_token/", err: map[string]any{".tag": "invalid_access_token"}}

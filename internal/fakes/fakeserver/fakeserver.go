@@ -4,7 +4,8 @@
 // correct client never causes).
 //
 // A fake embeds [Base] in its Server, which gives it Inject, PendingFaults, Requests,
-// Faulted and Problems, and starts its handler with [Base.Arrive] and [Base.Before]:
+// Faulted, Problems and Problem, serves its handler with [Start], reads bodies with
+// [ReadBody] and starts its handler with [Base.Arrive] and [Base.Before]:
 //
 //	n := s.Arrive()
 //	f, answered := s.Before(w, r, fakeserver.Answers{ServerErrorStatus: 503})

@@ -13,8 +13,6 @@
 package googlefake
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -23,6 +21,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/actionhub/actionhub/internal/fakes/fakeserver"
+	"github.com/actionhub/actionhub/internal/fakes/oauthfake"
 )
 
 // Limits the fake enforces.
@@ -61,29 +62,15 @@ type Server struct {
 
 	srv      *httptest.Server
 	mu       sync.Mutex
-	codes    map[string]codeInfo
-	access   map[string]accessInfo
-	refresh  map[string]string // refresh token -> email
+	tokens   oauthfake.Tokens
 	drives   []drive
 	files    map[string]*File
 	order    []string
 	sessions map[string]*session
 	sheets   map[string]*Spreadsheet
 	calls    []Call
-	failNext map[string][]int
-	failLate map[string][]int
-	authQs   []url.Values
-}
-
-type codeInfo struct {
-	redirect string
-	scope    string
-}
-
-type accessInfo struct {
-	expires time.Time
-	email   string
-	scope   string
+	failNext fakeserver.Statuses // by call kind
+	failLate fakeserver.Statuses
 }
 
 type drive struct{ ID, Name string }
@@ -102,9 +89,7 @@ type File struct {
 // New starts a fake, closed at the end of the test.
 func New(t testing.TB, clientID, clientSecret string) *Server {
 	s := &Server{ClientID: clientID, ClientSecret: clientSecret, Email: "user@example.com", TokenTTL: time.Hour,
-		codes: map[string]codeInfo{}, access: map[string]accessInfo{}, refresh: map[string]string{},
-		files: map[string]*File{}, sessions: map[string]*session{}, sheets: map[string]*Spreadsheet{},
-		failNext: map[string][]int{}, failLate: map[string][]int{}}
+		files: map[string]*File{}, sessions: map[string]*session{}, sheets: map[string]*Spreadsheet{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
 	t.Cleanup(s.srv.Close)
@@ -121,49 +106,34 @@ func (s *Server) Env() map[string]string {
 	}
 }
 
-func randID(prefix string) string {
-	b := make([]byte, 10)
-	_, _ = rand.Read(b)
-	return prefix + hex.EncodeToString(b)
-}
+func randID(prefix string) string { return oauthfake.NewID(prefix, 10) }
 
 // IssueTokens returns tokens of a login by email with the given scopes, as googleapis
 // stores them (access_token, refresh_token, scope, token_type, expiry_date in ms).
 func (s *Server) IssueTokens(email, scope string) map[string]any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	a, r := randID("ya29."), randID("1//")
 	exp := time.Now().Add(s.TokenTTL)
-	s.access[a] = accessInfo{expires: exp, email: email, scope: scope}
-	s.refresh[r] = email + "\x00" + scope
+	s.tokens.AddAccess(a, exp, oauthfake.Login{Email: email, Scope: scope})
+	s.tokens.AddRefresh(r, oauthfake.Login{Email: email, Scope: scope})
 	return map[string]any{"access_token": a, "refresh_token": r, "scope": scope, "token_type": "Bearer",
 		"expiry_date": float64(exp.UnixMilli())}
 }
 
 // IssueCode returns an authorization code for redirectURI, as the consent page does.
 func (s *Server) IssueCode(redirectURI, scope string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	c := randID("4/0A")
-	s.codes[c] = codeInfo{redirect: redirectURI, scope: scope}
+	s.tokens.AddCode(c, redirectURI, oauthfake.Login{Scope: scope})
 	return c
 }
 
 // ExpireAccessTokens makes every issued access token expired (Google answers 401).
 func (s *Server) ExpireAccessTokens() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k, v := range s.access {
-		v.expires = time.Now().Add(-time.Second)
-		s.access[k] = v
-	}
+	s.tokens.ExpireAccess()
 }
 
 // RevokeRefreshTokens makes every refresh token invalid (invalid_grant).
 func (s *Server) RevokeRefreshTokens() {
-	s.mu.Lock()
-	s.refresh = map[string]string{}
-	s.mu.Unlock()
+	s.tokens.RevokeRefresh()
 }
 
 // AddSharedDrive adds a shared drive.
@@ -207,17 +177,13 @@ func (s *Server) addFile(f *File) {
 
 // FailNext makes the next calls of kind answer the statuses without doing anything.
 func (s *Server) FailNext(kind string, statuses ...int) {
-	s.mu.Lock()
-	s.failNext[kind] = append(s.failNext[kind], statuses...)
-	s.mu.Unlock()
+	s.failNext.Push(kind, statuses...)
 }
 
 // FailAfter makes the next calls of kind do their work, then answer the statuses (a
 // lost response).
 func (s *Server) FailAfter(kind string, statuses ...int) {
-	s.mu.Lock()
-	s.failLate[kind] = append(s.failLate[kind], statuses...)
-	s.mu.Unlock()
+	s.failLate.Push(kind, statuses...)
 }
 
 // Files returns the stored files that are not folders, in creation order.
@@ -255,9 +221,7 @@ func (s *Server) Calls(kind string) []Call {
 
 // AuthorizeRequests returns the query strings the consent page received.
 func (s *Server) AuthorizeRequests() []url.Values {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]url.Values(nil), s.authQs...)
+	return s.tokens.AuthorizeRequests()
 }
 
 // gErr is a Google JSON error.
@@ -280,26 +244,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// record appends a call and pops an injected failure for kind, if any.
-func (s *Server) fault(kind string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if f := s.failNext[kind]; len(f) > 0 {
-		s.failNext[kind] = f[1:]
-		return f[0]
-	}
-	return 0
-}
+// fault pops an injected failure for kind (FailNext), 0 if none.
+func (s *Server) fault(kind string) int { return s.failNext.Pop(kind) }
 
-func (s *Server) lateFault(kind string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if f := s.failLate[kind]; len(f) > 0 {
-		s.failLate[kind] = f[1:]
-		return f[0]
-	}
-	return 0
-}
+// lateFault pops an injected failure after the work for kind (FailAfter), 0 if none.
+func (s *Server) lateFault(kind string) int { return s.failLate.Pop(kind) }
 
 func (s *Server) record(c Call) {
 	s.mu.Lock()
@@ -308,12 +257,10 @@ func (s *Server) record(c Call) {
 }
 
 // authorize checks the Bearer token; it returns the login's e-mail and scopes.
-func (s *Server) authorize(r *http.Request) (accessInfo, *gErr) {
+func (s *Server) authorize(r *http.Request) (oauthfake.Login, *gErr) {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	s.mu.Lock()
-	info, known := s.access[tok]
-	s.mu.Unlock()
-	if !ok || !known || time.Now().After(info.expires) {
+	info, expires, known := s.tokens.Access(tok)
+	if !ok || !known || time.Now().After(expires) {
 		return info, &gErr{401, "Request had invalid authentication credentials. Expected OAuth 2 access token.", "authError"}
 	}
 	return info, nil
@@ -342,26 +289,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) consent(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	s.mu.Lock()
-	s.authQs = append(s.authQs, q)
-	s.mu.Unlock()
-	if q.Get("client_id") != s.ClientID || q.Get("response_type") != "code" || q.Get("redirect_uri") == "" {
-		http.Error(w, "Error 400: invalid_request", http.StatusBadRequest)
-		return
-	}
-	code := s.IssueCode(q.Get("redirect_uri"), q.Get("scope"))
-	u, err := url.Parse(q.Get("redirect_uri"))
-	if err != nil {
-		http.Error(w, "bad redirect_uri", http.StatusBadRequest)
-		return
-	}
-	v := u.Query()
-	v.Set("code", code)
-	v.Set("state", q.Get("state"))
-	v.Set("scope", q.Get("scope"))
-	u.RawQuery = v.Encode()
-	http.Redirect(w, r, u.String(), http.StatusFound)
+	s.tokens.Authorize(w, r, oauthfake.Page{ClientID: s.ClientID, Refusal: "Error 400: invalid_request", Echo: []string{"scope"},
+		Issue: func(q url.Values) string { return s.IssueCode(q.Get("redirect_uri"), q.Get("scope")) }})
 }
 
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
@@ -372,7 +301,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) tokenResult(r *http.Request) (int, any) {
 	oerr := func(status int, code, desc string) (int, any) {
-		return status, map[string]string{"error": code, "error_description": desc}
+		return status, oauthfake.Error(code, desc)
 	}
 	if st := s.fault("token"); st != 0 {
 		return oerr(st, "internal_failure", "injected")
@@ -383,36 +312,33 @@ func (s *Server) tokenResult(r *http.Request) (int, any) {
 	if r.PostForm.Get("client_id") != s.ClientID || r.PostForm.Get("client_secret") != s.ClientSecret {
 		return oerr(401, "invalid_client", "The OAuth client was not found.")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	switch r.PostForm.Get("grant_type") {
 	case "authorization_code":
-		ci, ok := s.codes[r.PostForm.Get("code")]
+		redirect, granted, ok := s.tokens.RedeemCode(r.PostForm.Get("code"))
 		if !ok {
 			return oerr(400, "invalid_grant", "Malformed auth code.")
 		}
-		delete(s.codes, r.PostForm.Get("code"))
-		if ci.redirect != r.PostForm.Get("redirect_uri") {
+		if redirect != r.PostForm.Get("redirect_uri") {
 			return oerr(400, "redirect_uri_mismatch", "Bad Request")
 		}
+		login := oauthfake.Login{Email: s.Email, Scope: granted.Scope}
 		a := randID("ya29.")
-		s.access[a] = accessInfo{expires: time.Now().Add(s.TokenTTL), email: s.Email, scope: ci.scope}
-		out := map[string]any{"access_token": a, "expires_in": int(s.TokenTTL.Seconds()), "scope": ci.scope, "token_type": "Bearer"}
+		s.tokens.AddAccess(a, time.Now().Add(s.TokenTTL), login)
+		out := map[string]any{"access_token": a, "expires_in": int(s.TokenTTL.Seconds()), "scope": login.Scope, "token_type": "Bearer"}
 		if !s.NoRefreshToken {
 			rt := randID("1//")
-			s.refresh[rt] = s.Email + "\x00" + ci.scope
+			s.tokens.AddRefresh(rt, login)
 			out["refresh_token"] = rt
 		}
 		return 200, out
 	case "refresh_token":
-		who, ok := s.refresh[r.PostForm.Get("refresh_token")]
+		login, ok := s.tokens.Refresh(r.PostForm.Get("refresh_token"))
 		if !ok {
 			return oerr(400, "invalid_grant", "Token has been expired or revoked.")
 		}
-		email, scope, _ := strings.Cut(who, "\x00")
 		a := randID("ya29.")
-		s.access[a] = accessInfo{expires: time.Now().Add(s.TokenTTL), email: email, scope: scope}
-		return 200, map[string]any{"access_token": a, "expires_in": int(s.TokenTTL.Seconds()), "scope": scope, "token_type": "Bearer"}
+		s.tokens.AddAccess(a, time.Now().Add(s.TokenTTL), login)
+		return 200, map[string]any{"access_token": a, "expires_in": int(s.TokenTTL.Seconds()), "scope": login.Scope, "token_type": "Bearer"}
 	}
 	return oerr(400, "unsupported_grant_type", "Invalid grant_type")
 }
@@ -420,7 +346,7 @@ func (s *Server) tokenResult(r *http.Request) (int, any) {
 func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 	call := Call{Kind: "userinfo", Method: r.Method, URL: r.URL.String(), Auth: r.Header.Get("Authorization")}
 	info, err := s.authorize(r)
-	if err == nil && !strings.Contains(info.scope, "userinfo.email") {
+	if err == nil && !strings.Contains(info.Scope, "userinfo.email") {
 		err = &gErr{403, "Request had insufficient authentication scopes.", "insufficientPermissions"}
 	}
 	if err != nil {
@@ -431,5 +357,5 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	call.Status = 200
 	s.record(call)
-	writeJSON(w, 200, map[string]any{"id": "1", "email": info.email, "verified_email": true})
+	writeJSON(w, 200, map[string]any{"id": "1", "email": info.Email, "verified_email": true})
 }

@@ -124,7 +124,7 @@ func (s *Server) spreadsheets(w http.ResponseWriter, r *http.Request) {
 		fail(aerr)
 		return
 	}
-	if !strings.Contains(info.scope, "auth/spreadsheets") && !strings.Contains(info.scope, "auth/drive") {
+	if !strings.Contains(info.Scope, "auth/spreadsheets") && !strings.Contains(info.Scope, "auth/drive") {
 		fail(&gErr{403, "Request had insufficient authentication scopes.", "insufficientPermissions"})
 		return
 	}

@@ -24,9 +24,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -93,7 +91,6 @@ type Server struct {
 
 	fakeserver.Base
 	opts Options
-	srv  *httptest.Server
 
 	received   atomic.Int64 // batches in committed requests, duplicates included
 	duplicates atomic.Int64 // batches whose source_request_id was already held
@@ -110,13 +107,8 @@ func New(t testing.TB, opts Options) *Server {
 	if opts.APIKey == "" || opts.APISecret == "" {
 		t.Fatal("mparticlefake: Options.APIKey and APISecret are required")
 	}
-	if opts.SampleEvery <= 0 {
-		opts.SampleEvery = 50
-	}
 	s := &Server{opts: opts, byID: map[string]int{}}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	s.URL = s.srv.URL
-	t.Cleanup(s.srv.Close)
+	s.URL = fakeserver.Start(t, s.serve)
 	return s
 }
 
@@ -140,11 +132,7 @@ func (s *Server) MaxBatchesSeen() int64 { return s.maxInReq.Load() }
 
 func (s *Server) problem(w http.ResponseWriter, status int, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	s.AddProblem(msg)
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	b, _ := json.Marshal(map[string]any{"errors": []map[string]string{{"code": http.StatusText(status), "message": msg}}})
-	w.Write(b)
+	s.Problem(w, status, msg, map[string]any{"errors": []map[string]string{{"code": http.StatusText(status), "message": msg}}})
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -169,18 +157,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, http.StatusBadRequest, "Content-Type %q is not application/json", ct)
 		return
 	}
-	buf := bodyPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer bodyPool.Put(buf)
-	if _, err := buf.ReadFrom(io.LimitReader(r.Body, MaxRequestBytes+1)); err != nil {
+	body, release, ok := fakeserver.ReadBody(r, MaxRequestBytes)
+	if !ok {
 		return
 	}
-	body := buf.Bytes()
+	defer release()
 	if len(body) >= MaxRequestBytes {
 		s.problem(w, http.StatusRequestEntityTooLarge, "request of %d bytes or more, over the limit of %d", len(body), MaxRequestBytes)
 		return
 	}
-	if s.opts.Light && n%int64(s.opts.SampleEvery) != 1 {
+	if s.opts.Light && !fakeserver.Sampled(n, s.opts.SampleEvery) {
 		cnt := bytes.Count(body, lightMarker)
 		if cnt < 1 || cnt > MaxBatches {
 			s.problem(w, http.StatusBadRequest, "%d batches: 1 to %d allowed", cnt, MaxBatches)
@@ -204,19 +190,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusAccepted)
 }
 
-func (s *Server) noteSize(n int64) {
-	for {
-		m := s.maxInReq.Load()
-		if n <= m || s.maxInReq.CompareAndSwap(m, n) {
-			return
-		}
-	}
-}
+func (s *Server) noteSize(n int64) { fakeserver.StoreMax(&s.maxInReq, n) }
 
 // lightMarker starts every batch the mparticle action writes: Light mode counts it.
 var lightMarker = []byte(`{"events":`)
-
-var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func (s *Server) authorized(h string) bool {
 	const prefix = "Basic "

@@ -20,9 +20,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -79,7 +77,6 @@ type Server struct {
 
 	fakeserver.Base
 	opts Options
-	srv  *httptest.Server
 
 	received   atomic.Int64 // messages received in valid batches, duplicates included
 	duplicates atomic.Int64 // messages whose messageId was already stored
@@ -96,13 +93,8 @@ func New(t testing.TB, opts Options) *Server {
 	if opts.WriteKey == "" {
 		t.Fatal("segmentfake: Options.WriteKey is required")
 	}
-	if opts.SampleEvery <= 0 {
-		opts.SampleEvery = 50
-	}
 	s := &Server{opts: opts, seen: map[string]bool{}}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	s.URL = s.srv.URL
-	t.Cleanup(s.srv.Close)
+	s.URL = fakeserver.Start(t, s.serve)
 	return s
 }
 
@@ -121,11 +113,7 @@ func (s *Server) Duplicates() int64 { return s.duplicates.Load() }
 
 func (s *Server) problem(w http.ResponseWriter, status int, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	s.AddProblem(msg)
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	b, _ := json.Marshal(map[string]any{"success": false, "message": msg})
-	w.Write(b)
+	s.Problem(w, status, msg, map[string]any{"success": false, "message": msg})
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -151,18 +139,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, http.StatusBadRequest, "Content-Type %q is not application/json", ct)
 		return
 	}
-	buf := bodyPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer bodyPool.Put(buf)
-	if _, err := buf.ReadFrom(io.LimitReader(r.Body, MaxBatchBytes+1)); err != nil {
+	body, release, ok := fakeserver.ReadBody(r, MaxBatchBytes)
+	if !ok {
 		return
 	}
-	body := buf.Bytes()
+	defer release()
 	if len(body) > MaxBatchBytes {
 		s.problem(w, http.StatusBadRequest, "batch over %d bytes", MaxBatchBytes)
 		return
 	}
-	if s.opts.Light && n%int64(s.opts.SampleEvery) != 1 {
+	if s.opts.Light && !fakeserver.Sampled(n, s.opts.SampleEvery) {
 		s.received.Add(int64(bytes.Count(body, lightMarker)))
 	} else if status, msg, cnt := s.commit(body); status != http.StatusOK {
 		s.problem(w, status, "%s", msg)
@@ -181,8 +167,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 // lightMarker starts every message the segment actions write: Light mode counts it.
 var lightMarker = []byte(`{"type":`)
-
-var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func (s *Server) authorized(h string) bool {
 	const prefix = "Basic "
