@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -172,7 +173,8 @@ func (r countingRetryer) RetryDelay(attempt int, err error) (time.Duration, erro
 	return d, e
 }
 
-// listBuckets returns every bucket name, following continuation tokens.
+// listBuckets returns every bucket name, following continuation tokens, sorted (as S3
+// lists them; some S3-compatible stores do not, and the form must not reorder by chance).
 func listBuckets(ctx context.Context, cl *s3.Client) ([]string, error) {
 	var names []string
 	p := s3.NewListBucketsPaginator(cl, &s3.ListBucketsInput{})
@@ -187,6 +189,7 @@ func listBuckets(ctx context.Context, cl *s3.Client) ([]string, error) {
 			}
 		}
 	}
+	sort.Strings(names)
 	return names, nil
 }
 
