@@ -19,7 +19,6 @@ package amazons3
 
 import (
 	_ "embed"
-	"encoding/base64"
 	"time"
 
 	"github.com/actionhub/actionhub/sdk"
@@ -59,7 +58,7 @@ const (
 var iconSVG []byte
 
 // Icon is the action's icon as a data URI.
-var Icon = "data:image/svg+xml;base64," + base64.StdEncoding.EncodeToString(iconSVG)
+var Icon = sdk.IconDataURI("image/svg+xml", iconSVG)
 
 // S3 is the Service of the amazon_s3 action.
 var S3 = Service{

@@ -17,7 +17,6 @@ package azure
 import (
 	"context"
 	_ "embed"
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -75,7 +74,7 @@ func New(env *sdk.Env) *Action {
 		Name:        Name,
 		Label:       "Azure Storage",
 		Description: "Write data files to an Azure container.",
-		Icon:        "data:image/svg+xml;base64," + base64.StdEncoding.EncodeToString(iconSVG),
+		Icon:        sdk.IconDataURI("image/svg+xml", iconSVG),
 		Params: []sdk.Param{
 			{Name: "account", Label: "Storage Account", Required: true, Sensitive: false,
 				Description: "Your account for Azure."},

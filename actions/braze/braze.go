@@ -31,7 +31,6 @@ package braze
 import (
 	"context"
 	_ "embed"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -114,7 +113,7 @@ const (
 //go:embed icon.svg
 var iconSVG []byte
 
-var icon = "data:image/svg+xml;base64," + base64.StdEncoding.EncodeToString(iconSVG)
+var icon = sdk.IconDataURI("image/svg+xml", iconSVG)
 
 func init() { sdk.Register(Module(Options{})) }
 

@@ -10,7 +10,6 @@ package dospaces
 
 import (
 	_ "embed"
-	"encoding/base64"
 
 	"github.com/actionhub/actionhub/actions/amazons3"
 	"github.com/actionhub/actionhub/sdk"
@@ -34,7 +33,7 @@ var Spaces = amazons3.Service{
 	Name:        Name,
 	Label:       "DigitalOcean Spaces",
 	Description: "Write data files to DigitalOcean's Spaces storage.",
-	Icon:        "data:image/svg+xml;base64," + base64.StdEncoding.EncodeToString(iconSVG),
+	Icon:        sdk.IconDataURI("image/svg+xml", iconSVG),
 	Params: []sdk.Param{
 		{Name: "access_key_id", Label: "Spaces Access Key", Required: true, Sensitive: false,
 			Description: "Your access key for DigitalOcean Spaces https://cloud.digitalocean.com/settings/api/tokens."},

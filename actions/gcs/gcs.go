@@ -21,7 +21,6 @@ import (
 	"context"
 	"crypto/x509"
 	_ "embed"
-	"encoding/base64"
 	"encoding/pem"
 	"net/http"
 	"strings"
@@ -77,7 +76,7 @@ func New(env *sdk.Env) *Action {
 		Name:        Name,
 		Label:       "Google Cloud Storage",
 		Description: "Write data files to a Google Cloud Storage bucket.",
-		Icon:        "data:image/svg+xml;base64," + base64.StdEncoding.EncodeToString(iconSVG),
+		Icon:        sdk.IconDataURI("image/svg+xml", iconSVG),
 		Params: []sdk.Param{
 			{Name: "client_email", Label: "Client Email", Required: true, Sensitive: false,
 				Description: "Your client email for GCS from https://console.cloud.google.com/apis/credentials"},

@@ -16,7 +16,6 @@ package googledrive
 import (
 	"context"
 	_ "embed"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -41,7 +40,7 @@ const (
 //go:embed icon.svg
 var iconSVG []byte
 
-var icon = "data:image/svg+xml;base64," + base64.StdEncoding.EncodeToString(iconSVG)
+var icon = sdk.IconDataURI("image/svg+xml", iconSVG)
 
 func init() {
 	sdk.Register(sdk.Module{Name: Name, New: New})

@@ -146,7 +146,7 @@ func init() {
 //go:embed icon.svg
 var iconSVG []byte
 
-var icon = "data:image/svg+xml;base64," + base64.StdEncoding.EncodeToString(iconSVG)
+var icon = sdk.IconDataURI("image/svg+xml", iconSVG)
 
 // Options tune the action; the zero value is the production setting.
 type Options struct {

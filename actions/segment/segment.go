@@ -124,7 +124,7 @@ const (
 //go:embed icon.svg
 var iconSVG []byte
 
-var icon = "data:image/svg+xml;base64," + base64.StdEncoding.EncodeToString(iconSVG)
+var icon = sdk.IconDataURI("image/svg+xml", iconSVG)
 
 func init() {
 	for _, c := range []Call{Identify, Group, Track} {

@@ -47,7 +47,7 @@ const DefaultDialTimeout = 30 * time.Second
 //go:embed icon.svg
 var iconSVG []byte
 
-var icon = "data:image/svg+xml;base64," + base64.StdEncoding.EncodeToString(iconSVG)
+var icon = sdk.IconDataURI("image/svg+xml", iconSVG)
 
 func init() {
 	sdk.Register(sdk.Module{Name: Name, New: New})

@@ -31,7 +31,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	_ "embed"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
@@ -98,7 +97,7 @@ var definition = &sdk.Definition{
 	Label: "Webhook (JSON batches)",
 	Description: "POST the rows of a query as JSON to your endpoint, in batches signed with HMAC-SHA256 " +
 		"and safe to retry (Idempotency-Key).",
-	Icon: "data:image/svg+xml;base64," + base64.StdEncoding.EncodeToString(icon),
+	Icon: sdk.IconDataURI("image/svg+xml", icon),
 	Params: []sdk.Param{
 		{Name: "url", Label: "Receiver URL", Required: true,
 			Description: "The http(s) URL each batch is POSTed to."},
